@@ -1,0 +1,139 @@
+"""`deconvolve`: fluorescence traces → calcium and spikes by OASIS (noise-constrained by default)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+
+from calscope.deconv.noise import ar_coefficients, baseline_guess, noise_sigma
+from calscope.deconv.oasis import solve_matrix
+from calscope.deconv.result import Deconvolution
+from calscope.errors import InputError
+
+MIN_SAMPLES = 10
+
+
+def check_traces(traces: np.ndarray, fs: float, name: str = "traces") -> tuple[np.ndarray, np.ndarray]:
+    """Validate traces and fs; return ((cells, T) float64 array, bool mask of unusable rows).
+
+    Unusable rows (all NaN, or constant over their finite samples) are reported by the caller
+    and give NaN output; raises `InputError` if no row is usable.
+    """
+    y = np.asarray(traces)
+    if y.dtype.kind not in "fiub":
+        raise InputError(f"{name}: expected a numeric array, got dtype {y.dtype}; "
+                         "convert the traces to floats")
+    if y.ndim not in (1, 2):
+        raise InputError(f"{name}: expected (cells, T) or (T,) traces, got a {y.ndim}-D array "
+                         f"of shape {y.shape}; pass one trace per row")
+    y = np.atleast_2d(y).astype(np.float64)
+    if y.shape[0] == 0:
+        raise InputError(f"{name}: no traces (0 rows); pass at least one trace")
+    if y.shape[1] < MIN_SAMPLES:
+        raise InputError(f"{name}: only {y.shape[1]} samples per trace; at least {MIN_SAMPLES} "
+                         "are needed (is the array transposed? rows are cells, columns time)")
+    if not (np.isfinite(fs) and fs > 0):
+        raise InputError(f"fs: the sampling rate must be a positive number of Hz, got {fs}")
+    y[np.isinf(y)] = np.nan
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(y)
+        lo = np.where(finite, y, np.inf).min(axis=1)
+        hi = np.where(finite, y, -np.inf).max(axis=1)
+    bad = (finite.sum(axis=1) < MIN_SAMPLES) | ~(hi > lo)
+    if bad.all():
+        raise InputError(f"{name}: every trace is all NaN or constant; nothing to deconvolve "
+                         "(check the file holds fluorescence traces)")
+    return y, bad
+
+
+def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
+               penalty: Literal["l1", "l0"] = "l1", g: np.ndarray | None = None,
+               sn: np.ndarray | float | None = None, lam: np.ndarray | float | None = None,
+               baseline: bool | float = True, s_min: float | None = None) -> Deconvolution:
+    """Infer calcium and spikes from fluorescence traces by OASIS.
+
+    By default (``lam=None``) each cell's sparsity penalty λ is found by the noise constraint
+    ‖y − c − b‖² = σ² T, with σ estimated from the power spectrum, the AR coefficients from the
+    autocovariance and the baseline optimised jointly; the solution is the exact optimum of the
+    convex problem.
+
+    Args:
+        traces: (cells, T) or (T,) fluorescence (e.g. ΔF/F); NaN marks missing samples.
+        fs: sampling rate in Hz.
+        order: AR order of the calcium dynamics, 1 (instant rise) or 2 (rise and decay).
+        penalty: "l1" (convex, OASIS) or "l0" (hard threshold: every spike ≥ s_min).
+        g: AR coefficients, (order,) for all cells or (cells, order); estimated when None.
+        sn: noise σ in trace units, scalar or (cells,); estimated when None.
+        lam: L1 penalty λ, scalar or (cells,); None = noise-constrained.
+        baseline: True fits a constant baseline, False fixes it at 0, a number fixes it there.
+        s_min: minimum spike size for "l0" (trace units); None = chosen from the noise.
+
+    Returns:
+        `Deconvolution` with calcium and spikes (cells, T), baseline, sn, lam (cells,), g
+        (cells, order); the cell axis is dropped for 1-D input. NaN exactly where the input is
+        NaN; rows that are all NaN or constant come back all NaN with a warning.
+    """
+    if order not in (1, 2):
+        raise InputError(f"order: must be 1 or 2, got {order!r}")
+    if penalty not in ("l1", "l0"):
+        raise InputError(f"penalty: must be 'l1' or 'l0', got {penalty!r}")
+    was_1d = np.ndim(traces) == 1
+    y, bad = check_traces(traces, fs)
+    n_cells = y.shape[0]
+    for i in np.flatnonzero(bad):
+        warnings.warn(f"row {i}: trace is all NaN or constant; its output is NaN", stacklevel=2)
+    mask = np.isfinite(y) & ~bad[:, None]
+    good = ~bad
+    sn_arr = _per_cell(sn, n_cells, "sn") if sn is not None else np.zeros(n_cells)
+    if sn is None:
+        sn_arr[good] = noise_sigma(y[good], fs)
+    g_arr = np.zeros((n_cells, order))
+    if g is None:
+        g_arr[good] = ar_coefficients(y[good], fs, sn_arr[good], order)
+    else:
+        g_arr[:] = _ar_matrix(g, n_cells, order)
+    lam_arr = _per_cell(lam, n_cells, "lam") if lam is not None else np.zeros(n_cells)
+    if np.any(lam_arr < 0):
+        raise InputError(f"lam: the sparsity penalty must be ≥ 0, got {lam}")
+    if baseline is True:
+        b0 = baseline_guess(y, sn_arr)
+    else:
+        b0 = np.full(n_cells, 0.0 if baseline is False else float(baseline))
+    smin = np.full(n_cells, 0.0 if s_min is None else float(s_min))
+    G = np.zeros((n_cells, 2))
+    G[:, :order] = g_arr
+    C, S, B, LAM, _ = solve_matrix(np.where(mask, y, 0.0), mask.astype(np.float64), G, lam_arr,
+                                   b0, sn_arr, baseline is True, lam is None, penalty == "l0",
+                                   smin)
+    C[~mask] = np.nan
+    S[~mask] = np.nan
+    sn_arr[bad] = np.nan
+    g_arr[bad] = np.nan
+    result = Deconvolution(calcium=C, spikes=S, baseline=B, g=g_arr, sn=sn_arr, lam=LAM,
+                           fs=float(fs))
+    if was_1d:
+        result = Deconvolution(calcium=C[0], spikes=S[0], baseline=B[0], g=g_arr[0],
+                               sn=sn_arr[0], lam=LAM[0], fs=float(fs))
+    return result
+
+
+def _per_cell(value: np.ndarray | float, n_cells: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n_cells, float(arr))
+    if arr.shape != (n_cells,):
+        raise InputError(f"{name}: expected a number or {n_cells} values (one per cell), "
+                         f"got shape {arr.shape}")
+    return arr.copy()
+
+
+def _ar_matrix(g: np.ndarray, n_cells: int, order: int) -> np.ndarray:
+    arr = np.asarray(g, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == order:
+        return np.tile(arr, (n_cells, 1))
+    if arr.shape == (n_cells, order):
+        return arr
+    raise InputError(f"g: expected {order} AR coefficient(s) (order={order}) or a "
+                     f"({n_cells}, {order}) array, got shape {arr.shape}")

@@ -1,0 +1,39 @@
+"""Reading and writing data: traces, ground-truth recordings, results.
+
+Only this package touches files; every other stage works on arrays.
+"""
+
+from calscope.io.ground_truth import (
+    CascadeTrial,
+    GroundTruthRecording,
+    cascade_dataset_dirs,
+    cascade_trial_table,
+    frame_times,
+    load_cascade_dataset,
+    load_cascade_neuron,
+    load_spikefinder,
+    read_cascade_trials,
+)
+from calscope.io.shared_data import shared_data_dir
+from calscope.io.traces import TraceData, bad_rows, read_traces, validate_traces
+from calscope.io.writers import atomic_open, write_result, write_spikes
+
+__all__ = [
+    "CascadeTrial",
+    "GroundTruthRecording",
+    "TraceData",
+    "atomic_open",
+    "bad_rows",
+    "cascade_dataset_dirs",
+    "cascade_trial_table",
+    "frame_times",
+    "load_cascade_dataset",
+    "load_cascade_neuron",
+    "load_spikefinder",
+    "read_cascade_trials",
+    "read_traces",
+    "shared_data_dir",
+    "validate_traces",
+    "write_result",
+    "write_spikes",
+]

@@ -1,0 +1,32 @@
+"""Ground truth for tests, demos and benchmarks: spike trains, indicator kinetics, traces.
+
+Typical use::
+
+    from calscope import simulate
+    sim = simulate.traces(50, 3000, fs=30.0, indicator="GCaMP6s", snr=3.0, seed=1)
+    sim.fluorescence  # (50, 3000) float32 observed traces; sim.spikes holds the truth
+"""
+
+from calscope.simulate.indicators import (
+    INDICATORS,
+    Indicator,
+    ar_coefficients,
+    ar_time_constants,
+    get_indicator,
+    impulse_response,
+)
+from calscope.simulate.spikes import bursty_spikes, poisson_spikes
+from calscope.simulate.traces import Simulation, traces
+
+__all__ = [
+    "INDICATORS",
+    "Indicator",
+    "Simulation",
+    "ar_coefficients",
+    "ar_time_constants",
+    "bursty_spikes",
+    "get_indicator",
+    "impulse_response",
+    "poisson_spikes",
+    "traces",
+]
