@@ -156,12 +156,10 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: i
         "| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |",
         "|" + "|".join("-" * (w + 2) for w in widths) + "|",
     ]
-    for r in cells:
-        lines.append(
-            "| " + " | ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-            ) + " |"
-        )
+    for row, texts in zip(rows, cells):
+        padded = (t.ljust(w) if isinstance(v, str) else t.rjust(w)
+                  for v, t, w in zip(row, texts, widths))
+        lines.append("| " + " | ".join(padded) + " |")
     return "\n".join(lines)
 
 
@@ -187,47 +185,3 @@ def parse_settings(text: str) -> dict[str, Any]:
         out[key.strip()] = value
     return out
 
-
-@dataclass(frozen=True)
-class SimulatedTraces:
-    """Noisy AR(p) calcium traces with known truth.
-
-    Attributes:
-        y: (cells, T) float64 fluorescence with zero baseline (c + noise).
-        calcium: (cells, T) noise-free calcium c.
-        spikes: (cells, T) true spike counts per frame.
-        g: (order,) AR coefficients (shared by all cells).
-        sn: (cells,) noise standard deviation.
-        fs: sampling rate (Hz).
-    """
-
-    y: np.ndarray
-    calcium: np.ndarray
-    spikes: np.ndarray
-    g: np.ndarray
-    sn: np.ndarray
-    fs: float
-
-
-def simulate_ar(
-    n_cells: int, n_samples: int, fs: float, g: Sequence[float], sn: float = 0.25,
-    rate_hz: float = 0.5, seed: int = 0,
-) -> SimulatedTraces:
-    """Poisson spikes (unit amplitude) through an AR(p) filter plus white Gaussian noise.
-
-    Args:
-        n_cells, n_samples: output shape (cells, T).
-        fs: sampling rate (Hz).
-        g: AR coefficients, c_t = Σ_k g_k c_{t-k} + s_t.
-        sn: noise standard deviation (units of one spike's jump).
-        rate_hz: mean firing rate (Hz).
-        seed: random seed.
-    """
-    from scipy.signal import lfilter
-
-    rng = np.random.default_rng(seed)
-    spikes = rng.poisson(rate_hz / fs, (n_cells, n_samples)).astype(np.float64)
-    g_arr = np.asarray(g, dtype=np.float64)
-    calcium = lfilter([1.0], np.r_[1.0, -g_arr], spikes, axis=1)
-    y = calcium + sn * rng.standard_normal(calcium.shape)
-    return SimulatedTraces(y, calcium, spikes, g_arr, np.full(n_cells, sn), fs)

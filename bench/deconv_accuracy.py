@@ -22,12 +22,15 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, format_table, parse_settings, quiet_warnings, write_json  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR, format_table, parse_settings, quiet_warnings, write_json,
+)
 
 from calscope import metrics  # noqa: E402
 from calscope.io.ground_truth import (  # noqa: E402
@@ -80,15 +83,23 @@ def _oasis_one(y: np.ndarray, order: int, penalty: int) -> np.ndarray | None:
     return s if s.shape == y.shape and np.isfinite(s).all() else None
 
 
-def _calscope_rows(traces: list[np.ndarray], fs: float, settings: dict[str, Any]) -> np.ndarray:
-    """calscope.deconvolve on all traces at once (NaN-padded to a matrix) → (n, T_max) spikes."""
-    from calscope import deconvolve
+def _calscope_deconvolve() -> Callable[..., Any]:
+    """``calscope.deconvolve`` (the dispatcher, default method OASIS) when the package exports
+    it, else the OASIS stage ``calscope.deconv.deconvolve`` it dispatches to."""
+    try:
+        from calscope import deconvolve
+    except ImportError:
+        from calscope.deconv import deconvolve
+    return deconvolve
 
+
+def _calscope_rows(traces: list[np.ndarray], fs: float, settings: dict[str, Any]) -> np.ndarray:
+    """calscope's deconvolution of all traces at once (NaN-padded to a matrix) → (n, T_max)."""
     x = np.full((len(traces), max(t.size for t in traces)), np.nan)
     for i, t in enumerate(traces):
         x[i, : t.size] = t
     with quiet_warnings():
-        return np.asarray(deconvolve(x, fs, method="oasis", **settings).spikes, float)
+        return np.asarray(_calscope_deconvolve()(x, fs, **settings).spikes, float)
 
 
 def predict(method: Method, traces: list[np.ndarray], fs: float) -> list[np.ndarray | None]:
@@ -176,7 +187,7 @@ def run_task(task: Task) -> dict[str, dict[str, Any]]:
         rows[f"SF{name} spikefinder score (100 Hz)"] = {
             m.name: _spikefinder_row(pairs, m) for m in task.methods
         }
-        recs = _limit(load_spikefinder(task.path.parent.parent, name), task.max_per_neuron)
+        recs = _limit(load_spikefinder(task.path, name), task.max_per_neuron)
         label = f"SF{name} (30 Hz protocol)"
     else:
         recs = _limit(load_cascade_dataset(task.path), task.max_per_neuron)
@@ -200,7 +211,7 @@ def _methods(args: argparse.Namespace) -> tuple[list[Method], list[str]]:
         methods.append(Method(name, "calscope", parse_settings(text)))
     if any(m.kind == "calscope" for m in methods):
         try:
-            from calscope import deconvolve  # noqa: F401
+            _calscope_deconvolve()
         except ImportError as err:
             notes.append(f"calscope methods skipped: calscope.deconvolve unavailable ({err})")
             methods = [m for m in methods if m.kind != "calscope"]
@@ -210,7 +221,7 @@ def _methods(args: argparse.Namespace) -> tuple[list[Method], list[str]]:
 def _tasks(args: argparse.Namespace, methods: list[Method], root: Path) -> list[Task]:
     """Tasks selected by --datasets (prefix match: "DS09", "SF4"), most work first."""
     tasks = [Task(d.name, d, methods, args.max_recordings_per_neuron)
-             for d in cascade_dataset_dirs(root)]
+             for d in cascade_dataset_dirs(root / "ground_truth" / "cascade")]
     sf_dir = root / "ground_truth" / "spikefinder"
     tasks += [Task(f"SF{n}", sf_dir, methods, args.max_recordings_per_neuron) for n in SPIKEFINDER]
     if args.datasets:
@@ -254,7 +265,8 @@ def _rank(values: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", help="comma-separated prefixes, e.g. DS09,DS21,SF4 (default all)")
-    p.add_argument("--methods", help="comma-separated subset of calscope," + ",".join(OASIS_METHODS))
+    p.add_argument("--methods",
+                   help="comma-separated subset of calscope," + ",".join(OASIS_METHODS))
     p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VAL,...",
                    help="extra calscope setting, e.g. calscope-ar2:order=2 (repeatable)")
     p.add_argument("--max-recordings-per-neuron", type=int, default=None)
@@ -286,6 +298,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {row}: " + ", ".join(f"{m}={v['r']:.3f}" for m, v in res.items()),
                       flush=True)
     elapsed = time.perf_counter() - t0
+    calscope_call = None
+    if any(m.kind == "calscope" for m in methods):
+        fn = _calscope_deconvolve()
+        calscope_call = (f"{fn.__module__}.{fn.__name__}(X, fs, **settings): each dataset's "
+                         "traces NaN-padded to one (traces, T_max) matrix, fs = 30 or 100 Hz")
     rows = dict(sorted(rows.items(), key=lambda kv: (kv[0].startswith("SF"), kv[0])))
     names = [m.name for m in methods]
     header, table = summarize(rows, names)
@@ -309,8 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         "methods": [asdict(m) for m in methods],
         "oasis_settings": "oasis.functions.deconvolve(y, penalty=P) with g, sn, b estimated "
                           "(AR(2): tau_r=None, i.e. g=(None, None)); spikes = result.s",
-        "calscope_call": "calscope.deconvolve(X, 30.0 or 100.0, method='oasis', **settings) on "
-                         "the dataset's traces NaN-padded to one matrix",
+        "calscope_call": calscope_call,
         "args": {k: v for k, v in vars(args).items() if k not in {"out"}},
         "notes": notes,
         "wall_s": elapsed,

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import venv
+from functools import partial
 from importlib import metadata
 from collections.abc import Callable
 from pathlib import Path
@@ -38,23 +39,33 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    BENCH_DIR, RESULTS_DIR, SimulatedTraces, format_table, quiet_warnings, simulate_ar,
-    time_call, write_json,
+    BENCH_DIR, RESULTS_DIR, format_table, quiet_warnings, time_call, write_json,
 )
 
-from calscope import metrics  # noqa: E402
+from calscope import metrics, simulate  # noqa: E402
+from calscope.deconv import deconvolve  # noqa: E402 - what calscope.deconvolve(Y, fs) runs
 
 FS = 30.0
 CASES = {"AR(1)": (0.95,), "AR(2)": (1.467, -0.489)}  # AR(2): decay 0.7 s, rise 0.05 s
+SN = 0.25  # noise σ, in units of one spike's calcium jump (amplitude 1)
+RATE_HZ = 0.5
 BASELINE = 1.0  # constant baseline added for the baseline-optimizing runs (trace units)
+DRIFT = 0.3  # peak slow baseline drift for Suite2p's preprocessing case (trace units)
 SUITE2P_VENV = BENCH_DIR / ".venvs" / "suite2p"
 
 # Runs inside the Suite2p venv (CPU torch: its maximin baseline runs on torch.device("cpu")).
+# suite2p's package __init__ imports cellpose and torchvision, whose PyPI build does not load
+# against a CPU torch; empty parent modules let suite2p.extraction.dcnv import without them.
 _SUITE2P_RUNNER = r"""
-import json, sys, time
+import importlib.util, json, sys, time, types
 from importlib.metadata import version
+from pathlib import Path
 import numpy as np
 import torch
+root = Path(importlib.util.find_spec("suite2p").submodule_search_locations[0])
+for name, path in (("suite2p", root), ("suite2p.extraction", root / "extraction")):
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__path__ = [str(path)]
 from suite2p.extraction import dcnv
 src, out, tau, fs, repeats, preprocess = sys.argv[1:7]
 tau, fs, repeats, preprocess = float(tau), float(fs), int(repeats), preprocess == "1"
@@ -93,51 +104,63 @@ def _row(case: str, part: str, method: str, fn: Callable[[], np.ndarray], n_samp
     }
 
 
-def solver_rows(sim: SimulatedTraces, case: str, repeats: int) -> list[dict[str, Any]]:
-    """(a) The constrained solver alone, known g and σ, without and with a baseline."""
-    from oasis.oasis_methods import constrained_oasisAR1, constrained_oasisAR2
+def simulated(n_cells: int, n_samples: int, g: tuple[float, ...], drift: float = 0.0,
+              seed: int = 0) -> tuple[np.ndarray, simulate.Simulation]:
+    """Traces with unit spike amplitude, noise SN, zero baseline → ((cells, T) float64, truth)."""
+    sim = simulate.traces(n_cells, n_samples, FS, g=g, sn=SN, amplitude=1.0, rate_hz=RATE_HZ,
+                          drift=drift, seed=seed)
+    return sim.fluorescence.astype(np.float64), sim
 
-    from calscope.deconv.oasis import solve_constrained
 
-    g, sn = sim.g, sim.sn
+def solver_rows(y0: np.ndarray, sim: simulate.Simulation, case: str,
+                repeats: int) -> list[dict[str, Any]]:
+    """(a) The noise-constrained solve alone, known g and σ, without and with a baseline.
+
+    calscope is called through ``deconvolve(Y, fs, g=g, sn=σ, baseline=...)``: with g and σ
+    given it only validates the input and runs the solver on the whole matrix.
+    """
+    g, sn = sim.g[0], sim.sn
     rows = []
     for with_b in (False, True):
-        y = sim.y + BASELINE if with_b else sim.y
+        y = y0 + BASELINE if with_b else y0
         part = "solver, b optimized" if with_b else "solver, b = 0"
-        if g.size == 1:
-            def peer() -> np.ndarray:
-                return np.stack([constrained_oasisAR1(yi, g[0], s, optimize_b=with_b)[1]
-                                 for yi, s in zip(y, sn)])
-        else:
-            def peer() -> np.ndarray:
-                return np.stack([constrained_oasisAR2(yi, g[0], g[1], s, optimize_b=with_b)[1]
-                                 for yi, s in zip(y, sn)])
-        gm = np.tile(g, (y.shape[0], 1))
-
-        def ours() -> np.ndarray:
-            return solve_constrained(y, gm, sn, baseline=with_b)[1]
-
+        peer = partial(_oasis_constrained_loop, y, g, sn, with_b)
+        ours = partial(_calscope_spikes, y, order=g.size, g=g, sn=sn, baseline=with_b)
         rows.append(_row(case, part, "oasis-deconv (loop)", peer, y.size, sim.spikes, repeats))
         rows.append(_row(case, part, "calscope", ours, y.size, sim.spikes, repeats))
     return rows
 
 
-def full_rows(sim: SimulatedTraces, case: str, repeats: int) -> list[dict[str, Any]]:
+def _oasis_constrained_loop(y: np.ndarray, g: np.ndarray, sn: np.ndarray,
+                            optimize_b: bool) -> np.ndarray:
+    """oasis-deconv's constrained AR(1)/AR(2) solver on each row of y → (cells, T) spikes."""
+    from oasis.oasis_methods import constrained_oasisAR1, constrained_oasisAR2
+
+    if g.size == 1:
+        return np.stack([constrained_oasisAR1(yi, g[0], s, optimize_b=optimize_b)[1]
+                         for yi, s in zip(y, sn)])
+    return np.stack([constrained_oasisAR2(yi, g[0], g[1], s, optimize_b=optimize_b)[1]
+                     for yi, s in zip(y, sn)])
+
+
+def _calscope_spikes(y: np.ndarray, **settings: Any) -> np.ndarray:
+    """calscope's deconvolution of all rows of y at 30 Hz → (cells, T) spikes."""
+    return deconvolve(y, FS, **settings).spikes
+
+
+def full_rows(y0: np.ndarray, sim: simulate.Simulation, case: str,
+              repeats: int) -> list[dict[str, Any]]:
     """(b) The full default call: σ, g, baseline and λ all estimated."""
     from oasis.functions import deconvolve as oasis_deconvolve
 
-    from calscope import deconvolve
-
-    order = sim.g.size
+    order = sim.g.shape[1]
     extra = {"tau_r": None} if order == 2 else {}  # oasis-deconv's AR(2): g = (None, None)
-    y = sim.y + BASELINE
+    y = y0 + BASELINE
 
     def peer() -> np.ndarray:
         return np.stack([oasis_deconvolve(yi, penalty=1, **extra)[1] for yi in y])
 
-    def ours() -> np.ndarray:
-        return deconvolve(y, FS, order=order).spikes
-
+    ours = partial(_calscope_spikes, y, order=order)
     part = "full default call"
     return [_row(case, part, "oasis-deconv (loop)", peer, y.size, sim.spikes, repeats),
             _row(case, part, "calscope", ours, y.size, sim.spikes, repeats)]
@@ -151,31 +174,33 @@ def ensure_suite2p_venv() -> Path:
     """
     python = SUITE2P_VENV / "bin" / "python"
     if not python.exists():
-        torch = "torch==" + metadata.version("torch").split("+")[0]
-        print(f"creating {SUITE2P_VENV} (suite2p, {torch}) …", flush=True)
         venv.create(SUITE2P_VENV, with_pip=True)
+    has_suite2p = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; exit(u.find_spec('suite2p') is None)"]
+    ).returncode == 0
+    if not has_suite2p:
+        torch = "torch==" + metadata.version("torch").split("+")[0]
+        print(f"installing suite2p and {torch} into {SUITE2P_VENV} …", flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", torch, "suite2p"], check=True)
     return python
 
 
-def _drifting(sim: SimulatedTraces, seed: int = 1) -> np.ndarray:
-    """Traces with a slow random baseline drift (period ~ minutes) on top of BASELINE."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(sim.y.shape[1]) / FS
-    phase = rng.uniform(0, 2 * np.pi, (sim.y.shape[0], 1))
-    return sim.y + BASELINE + 0.3 * np.sin(2 * np.pi * t / 200.0 + phase)
+def suite2p_rows(y0: np.ndarray, sim: simulate.Simulation, repeats: int) -> list[dict[str, Any]]:
+    """(c) Suite2p's λ-free AR(1) OASIS vs calscope, each on its own terms (AR(1) case only).
 
-
-def suite2p_rows(sim: SimulatedTraces, repeats: int) -> list[dict[str, Any]]:
-    """(c) Suite2p's λ-free AR(1) OASIS vs calscope, each on its own terms (AR(1) case only)."""
-    from calscope import deconvolve
-
+    Without preprocessing both get the baseline-free traces and the true g (Suite2p: its tau)
+    and no sparsity penalty. With preprocessing the traces get BASELINE plus a slow random
+    drift (same spikes and noise); Suite2p subtracts its maximin baseline (60 s window),
+    calscope runs its default call (constant baseline, g and λ estimated).
+    """
     python = ensure_suite2p_venv()
-    g = float(sim.g[0])
+    g = float(sim.g[0, 0])
     tau = -1.0 / (FS * np.log(g))
+    n_cells, n_samples = y0.shape
+    drifting = simulated(n_cells, n_samples, (g,), drift=DRIFT)[0] + BASELINE
     rows, versions = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for preprocess, y in ((False, sim.y), (True, _drifting(sim))):
+        for preprocess, y in ((False, y0), (True, drifting)):
             src, out = Path(tmp) / "F.npy", Path(tmp) / "spks.npy"
             np.save(src, y.astype(np.float32))
             proc = subprocess.run(
@@ -193,12 +218,8 @@ def suite2p_rows(sim: SimulatedTraces, repeats: int) -> list[dict[str, Any]]:
                 "median_s": median, "times_s": info["times_s"], "samples_per_s": y.size / median,
                 "accuracy_r": _accuracy(np.load(out), sim.spikes),
             })
-            if preprocess:
-                def ours() -> np.ndarray:
-                    return deconvolve(y, FS, order=1).spikes
-            else:
-                def ours() -> np.ndarray:
-                    return deconvolve(y, FS, order=1, g=g, lam=0.0, baseline=False).spikes
+            settings = {} if preprocess else {"g": [g], "lam": 0.0, "baseline": False}
+            ours = partial(_calscope_spikes, y, order=1, **settings)
             rows.append(_row("AR(1)", part, "calscope", ours, y.size, sim.spikes, repeats))
     for r in rows:
         r["suite2p_env"] = versions
@@ -231,12 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for case, g in CASES.items():
-        sim = simulate_ar(args.cells, args.samples, FS, g, seed=0)
+        y0, sim = simulated(args.cells, args.samples, g)
         print(f"{case}: {args.cells} cells × {args.samples} samples …", flush=True)
-        rows += solver_rows(sim, case, args.repeats)
-        rows += full_rows(sim, case, args.repeats)
+        rows += solver_rows(y0, sim, case, args.repeats)
+        rows += full_rows(y0, sim, case, args.repeats)
         if case == "AR(1)" and not args.no_suite2p:
-            rows += suite2p_rows(sim, args.repeats)
+            rows += suite2p_rows(y0, sim, args.repeats)
     _ratios(rows)
 
     header = ["case", "part", "method", "median s", "Msamples/s", "calscope speed-up", "acc. r"]
@@ -247,8 +268,10 @@ def main(argv: list[str] | None = None) -> None:
     out = write_json(args.out, {
         "settings": {
             "cells": args.cells, "samples": args.samples, "fs": FS, "repeats": args.repeats,
-            "ar_cases": {k: list(v) for k, v in CASES.items()}, "sn": 0.25, "rate_hz": 0.5,
-            "baseline": BASELINE, "warmup": "1 untimed call per timing (numba JIT excluded)",
+            "ar_cases": {k: list(v) for k, v in CASES.items()}, "sn": SN, "rate_hz": RATE_HZ,
+            "amplitude": 1.0, "baseline": BASELINE, "suite2p_drift": DRIFT,
+            "simulator": "calscope.simulate.traces (float32 fluorescence, cast to float64)",
+            "warmup": "1 untimed call per timing (numba JIT excluded)",
             "threads": "numba/BLAS defaults (all cores) for every method",
         },
         "wall_s": time.perf_counter() - t0,

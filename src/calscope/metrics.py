@@ -265,9 +265,8 @@ def score_predictions(
                 r, status = 0.0, "constant"
         if status != "ok":
             c[status] += 1
-        per_recording.append(
-            {"dataset": tr.dataset, "neuron": tr.neuron, "trial": tr.trial, "r": r, "status": status}
-        )
+        per_recording.append({"dataset": tr.dataset, "neuron": tr.neuron, "trial": tr.trial,
+                              "r": r, "status": status})
         if status != "no_truth":
             c["recordings"] += 1
             by_neuron.setdefault(tr.dataset, {}).setdefault(tr.neuron, []).append(r)
@@ -315,7 +314,7 @@ def score_cascade(
         idx = [i for i, tr in enumerate(traces) if tr.dataset == ds]
         batch = predict([traces[i].dff for i in idx], fs)
         if len(batch) != len(idx):
-            raise ValueError(f"predict returned {len(batch)} traces for {len(idx)} inputs ({ds})")
+            raise ValueError(f"{ds}: predict returned {len(batch)} traces for {len(idx)} inputs")
         for i, p in zip(idx, batch):
             predictions[i] = p
     return score_predictions(traces, predictions, sigma_s)

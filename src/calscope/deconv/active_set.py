@@ -27,19 +27,18 @@ _MAX_ROUNDS = 100
 
 
 @njit(cache=True)
-def _support_ls(y, w, m, g1, g2, support, c_out, s_out):
+def _support_ls(y, w, m, g1, g2, support, c_out, s_out, work):
     """Least-squares calcium on a fixed support, affine in θ = (1, b, λ).
 
     Minimises 1/2 Σ w (y − b − c)² + λ Σ m_t c_t over spike amplitudes on ``support``.
     Writes c_out, s_out of shape (3, T): c = c_out[0] + b c_out[1] + λ c_out[2].
+    ``work``: (9, ≥T) scratch rows.
     """
     T = y.shape[0]
     # Backward pass: U_t(x) = 1/2 xᵀ P x − pᵀ x, P stored as (P00, P01, P11), p as (2, 3).
-    P00 = np.empty(T)
-    P01 = np.empty(T)
-    P11 = np.empty(T)
-    p0 = np.empty((T, 3))
-    p1 = np.empty((T, 3))
+    P00, P01, P11 = work[0], work[1], work[2]
+    p0 = work[3:6].T
+    p1 = work[6:9].T
     v00 = v01 = v11 = 0.0
     q0 = np.zeros(3)
     q1 = np.zeros(3)
@@ -93,6 +92,49 @@ def _support_ls(y, w, m, g1, g2, support, c_out, s_out):
 
 
 @njit(cache=True)
+def _support_ls1(y, w, m, g, support, c_out, s_out):
+    """`_support_ls` for AR(1): each run from one support frame to the next is independent.
+
+    The run's first value is v_k = Σ φ r_k / Σ w φ² (φ = g^j) for the three right-hand sides
+    r = (w y, −w, −m); a run without observed samples just decays (no spike).
+    """
+    T = y.shape[0]
+    start = 0
+    prev0 = prev1 = prev2 = 0.0
+    while start < T:
+        end = start + 1
+        while end < T and not support[end]:
+            end += 1
+        ss = a0 = a1 = a2 = 0.0
+        ph = 1.0
+        for t in range(start, end):
+            wt = w[t]
+            ss += wt * ph * ph
+            a0 += wt * y[t] * ph
+            a1 -= wt * ph
+            a2 -= m[t] * ph
+            ph *= g
+        if ss > 0.0:
+            v0, v1, v2 = a0 / ss, a1 / ss, a2 / ss
+        else:
+            v0, v1, v2 = g * prev0, g * prev1, g * prev2
+        s_out[0, start] = v0 - g * prev0
+        s_out[1, start] = v1 - g * prev1
+        s_out[2, start] = v2 - g * prev2
+        for t in range(start, end):
+            c_out[0, t] = v0
+            c_out[1, t] = v1
+            c_out[2, t] = v2
+            if t > start:
+                s_out[0, t] = s_out[1, t] = s_out[2, t] = 0.0
+            prev0, prev1, prev2 = v0, v1, v2
+            v0 *= g
+            v1 *= g
+            v2 *= g
+        start = end
+
+
+@njit(cache=True)
 def _theta_forms(y, w, c3):
     """RSS quadratic form and Σ w (y − b − c) linear form in θ for c = c3ᵀ θ."""
     q00 = q01 = q02 = q11 = q12 = q22 = 0.0
@@ -118,26 +160,30 @@ def _theta_forms(y, w, c3):
 
 
 @njit(cache=True)
-def refine(y, w, g1, g2, lam, b, sn, fit_b, constrained, support, c, s):
+def refine(y, w, g1, g2, lam, b, sn, fit_b, constrained, support, c, s, work):
     """Exact solution by active-set iterations, starting from ``support`` (bool (T,)).
 
-    Args as `calscope.deconv.oasis.solve_trace`; ``c`` and ``s`` (T,) are overwritten.
-    Returns (b, λ, converged).
+    Args as `calscope.deconv.oasis.solve_trace`; ``c`` and ``s`` (T,) are overwritten;
+    ``work``: (17, ≥T) scratch rows. Returns (b, λ, converged).
     """
     T = y.shape[0]
     kappa = 1.0 - g1 - g2
-    m = np.full(T, kappa)
+    m = work[0, :T]
+    m[:] = kappa
     if T >= 2:
         m[T - 2] += g2
     m[T - 1] += g1 + g2
     target = sn * sn * np.sum(w)
     scale = 1e-9 * (np.sqrt(np.sum(w * y * y) / max(np.sum(w), 1.0)) + 1e-12)
-    c3 = np.empty((3, T))
-    s3 = np.empty((3, T))
-    grad = np.empty(T)
+    c3 = work[1:4, :T]
+    s3 = work[4:7, :T]
+    grad = work[7]
     converged = False
     for _ in range(_MAX_ROUNDS):
-        _support_ls(y, w, m, g1, g2, support, c3, s3)
+        if g2 == 0.0:
+            _support_ls1(y, w, m, g1, support, c3, s3)
+        else:
+            _support_ls(y, w, m, g1, g2, support, c3, s3, work[8:17])
         if fit_b or constrained:
             forms = _theta_forms(y, w, c3)
             b, lam = solve_theta(forms, b, lam, fit_b, constrained, target)

@@ -19,6 +19,11 @@ Because the pool values are affine in (b, λ) for a fixed set of pools, the resi
 RSS = σ² T) and the optimal baseline are solved in closed form per pool set, then pools are
 merged again, until no merge happens.
 
+AR(1) has its own pool pass (`_push1`, `_sweep1_data`, `_sweep1_pools`): struct-of-arrays
+pools with only the sums the AR(1) value needs, the first pass reading (y, w) directly. With a
+free baseline the pool phase also fits b (not exact on its own: `refine` finishes it from the
+pool support). Buffers are allocated once per chunk of cells (`_workspace`), not per cell.
+
 Missing samples (w_t = 0, NaN in the input) keep the calcium dynamics running across the gap
 but do not enter the data term, so a gap never leaks NaN into its neighbours.
 """
@@ -29,30 +34,30 @@ import numpy as np
 from numba import njit, prange
 
 from calscope.deconv.active_set import refine
-from calscope.deconv.theta import solve_theta
+from calscope.deconv.theta import (
+    NCOL, expand_pools, init_pools, phi, pool_forms, solve_theta, sweep_pools,
+)
 
 _MAX_ITER = 50
 _L0_BISECTIONS = 20
-
-# Pool record columns (float64 array, one row per pool):
-T0, LEN, A1, A2, F1, F2, S11, S12, S22, V, U, CL, CL2 = range(13)
-_NCOL = 13
-
-
-@njit(cache=True, inline="always")
-def _phi(tbl, k):
-    """φ_k from the table, with φ_k = 0 for k < 0 (and beyond the table, where it underflowed)."""
-    if k < 0 or k >= tbl.shape[0]:
-        return 0.0
-    return tbl[k]
+_CHUNK = 8  # cells per workspace in solve_matrix
+# Float workspace rows: tables, prefix sums, then AR(1) pool sums (reused by `refine`).
+_TBL, _CPHI, _CW, _CWY, _CWYY, _PA, _PF, _PG, _PS, _PV = range(10)
+_REFINE_ROW = 5
+_NROW = _REFINE_ROW + 17
 
 
 @njit(cache=True)
-def _phi_table(g1, g2, n):
-    """φ_0..φ_{n−1} of the AR recurrence, truncated where it has decayed below 1e-18."""
-    tbl = np.zeros(n)
-    if n == 0:
-        return tbl
+def _workspace(T, general):
+    """Buffers for one trace of up to T samples (float rows, int rows, pools, support)."""
+    pools = np.empty((T if general else 1, NCOL))
+    return np.empty((_NROW, T + 2)), np.empty((2, T), np.int64), pools, np.empty(T, np.bool_)
+
+
+@njit(cache=True)
+def _phi_table(g1, g2, tbl):
+    """φ_k of the AR recurrence into ``tbl``; returns the prefix before it decayed below 1e-18."""
+    n = tbl.shape[0]
     tbl[0] = 1.0
     prev2 = 0.0
     peak = 1.0
@@ -67,206 +72,202 @@ def _phi_table(g1, g2, n):
     return tbl
 
 
-@njit(cache=True)
-def _pool_value(pools, i, b, lam, g1, g2, kappa, cphi, tbl, T, first_nonneg):
-    """Best value v of pool i given its u (already stored) and (b, λ); stores V, CL, CL2."""
-    t0 = int(pools[i, T0])
-    n = int(pools[i, LEN])
-    u = pools[i, U]
-    # λ term: Σ_k μ_{t0+k} φ_k with μ = λ(κ + e_t), e non-zero on the last two samples.
-    kk = n if n < cphi.shape[0] else cphi.shape[0]
-    g_lam = kappa * cphi[kk - 1]
-    if t0 + n > T - 2 and T >= 2:
-        g_lam += g2 * _phi(tbl, T - 2 - t0)
-    if t0 + n > T - 1:
-        g_lam += (g1 + g2) * _phi(tbl, T - 1 - t0)
-    s11 = pools[i, S11]
-    if s11 > 0.0:
-        v = (pools[i, A1] - b * pools[i, F1] - lam * g_lam - u * pools[i, S12]) / s11
-    else:
-        v = 0.0
-    if first_nonneg and v < 0.0:
-        v = 0.0
-    pools[i, V] = v
-    pools[i, CL] = _phi(tbl, n - 1) * v + g2 * _phi(tbl, n - 2) * u
-    if n >= 2:
-        pools[i, CL2] = _phi(tbl, n - 2) * v + g2 * _phi(tbl, n - 3) * u
-    else:
-        pools[i, CL2] = u
-    return g_lam
+# ---------------------------------------------------------------- AR(1) pools (struct of arrays)
+
+@njit(cache=True, inline="always")
+def _value1(A, F, G, S, i, b, lam):
+    """AR(1) pool value (A − b F − λ G) / S, 0 for a pool without observed samples."""
+    return (A[i] - b * F[i] - lam * G[i]) / S[i] if S[i] > 0.0 else 0.0
 
 
-@njit(cache=True)
-def _merge_into(pools, i, j, g2, tbl):
-    """Append pool j (which directly follows pool i) to pool i."""
-    m = int(pools[i, LEN])
-    a = _phi(tbl, m)
-    bb = _phi(tbl, m - 1)
-    p = g2 * _phi(tbl, m - 1)
-    q = g2 * _phi(tbl, m - 2)
-    pools[i, A1] += a * pools[j, A1] + bb * pools[j, A2]
-    pools[i, F1] += a * pools[j, F1] + bb * pools[j, F2]
-    pools[i, S11] += a * a * pools[j, S11] + 2.0 * a * bb * pools[j, S12] + bb * bb * pools[j, S22]
-    if g2 != 0.0:
-        pools[i, A2] += p * pools[j, A1] + q * pools[j, A2]
-        pools[i, F2] += p * pools[j, F1] + q * pools[j, F2]
-        pools[i, S12] += (a * p * pools[j, S11] + (a * q + bb * p) * pools[j, S12]
-                          + bb * q * pools[j, S22])
-        pools[i, S22] += p * p * pools[j, S11] + 2.0 * p * q * pools[j, S12] + q * q * pools[j, S22]
-    pools[i, LEN] += pools[j, LEN]
+@njit(cache=True, inline="always")
+def _push1(n, t0, ln, A, F, G, S, V, b, lam, s_min, tbl):
+    """Pool n−1 was just appended: merge it backwards while its spike is below s_min.
 
-
-@njit(cache=True)
-def _sweep(pools, npools, b, lam, s_min, g1, g2, kappa, cphi, tbl, T):
-    """One left-to-right pass: recompute pool values at (b, λ) and merge violators.
-
-    Returns the new number of pools and whether any merge happened.
+    Returns the new number of pools and whether a merge happened.
     """
-    n = 0
     merged = False
-    for j in range(npools):
-        if n != j:
-            pools[n, :] = pools[j, :]
-        if n == 0:
-            pools[0, U] = 0.0
-            _pool_value(pools, 0, b, lam, g1, g2, kappa, cphi, tbl, T, True)
-            n = 1
-            continue
-        pools[n, U] = pools[n - 1, CL]
-        _pool_value(pools, n, b, lam, g1, g2, kappa, cphi, tbl, T, False)
-        n += 1
-        while n > 1:
-            top = n - 1
-            spike = pools[top, V] - g1 * pools[top - 1, CL] - g2 * pools[top - 1, CL2]
-            if pools[top, S11] > 0.0 and spike >= s_min:
-                break
-            _merge_into(pools, top - 1, top, g2, tbl)
-            merged = True
-            n -= 1
-            _pool_value(pools, n - 1, b, lam, g1, g2, kappa, cphi, tbl, T, n == 1)
+    if n == 1 and V[0] < 0.0:
+        V[0] = 0.0
+    while n > 1:
+        top = n - 1
+        h = phi(tbl, ln[top - 1])
+        if S[top] > 0.0 and V[top] - h * V[top - 1] >= s_min:
+            break
+        A[top - 1] += h * A[top]
+        F[top - 1] += h * F[top]
+        G[top - 1] += h * G[top]
+        S[top - 1] += h * h * S[top]
+        ln[top - 1] += ln[top]
+        n -= 1
+        merged = True
+        V[n - 1] = _value1(A, F, G, S, n - 1, b, lam)
+        if n == 1 and V[0] < 0.0:
+            V[0] = 0.0
     return n, merged
 
 
 @njit(cache=True)
-def _forms(pools, npools, b, lam, g1, g2, kappa, cphi, tbl, T, cw, cwy, cwyy):
-    """Quadratic form of the RSS and linear form of Σ w (y − b − c) in θ = (1, b, λ).
+def _sweep1_data(y, w, g, b, lam, s_min, tbl, fw, iw):
+    """First AR(1) pass straight from (y, w): one pool per sample, merged on the fly."""
+    T = y.shape[0]
+    t0, ln = iw[0], iw[1]
+    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
+    kappa = 1.0 - g
+    n = 0
+    for t in range(T):
+        wt = w[t]
+        mu = kappa if t < T - 1 else 1.0  # μ_{T−1} = κ + g
+        t0[n] = t
+        ln[n] = 1
+        A[n] = wt * y[t]
+        F[n] = wt
+        G[n] = mu
+        S[n] = wt
+        V[n] = (A[n] - b * wt - lam * mu) / wt if wt > 0.0 else 0.0
+        n, _ = _push1(n + 1, t0, ln, A, F, G, S, V, b, lam, s_min, tbl)
+    return n
 
-    Returns (Q as 6 upper-triangle coefficients, L as 3 coefficients) for the current pools,
-    treating a first pool clipped at 0 as fixed at 0.
-    """
-    q00 = q01 = q02 = q11 = q12 = q22 = 0.0
-    l0 = l1 = l2 = 0.0
-    u0 = u1 = u2 = 0.0
+
+@njit(cache=True)
+def _sweep1_pools(npools, b, lam, s_min, tbl, fw, iw):
+    """Re-evaluate the AR(1) pools at a new (b, λ) and merge violators; returns (n, merged)."""
+    t0, ln = iw[0], iw[1]
+    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
+    n = 0
+    merged = False
+    for j in range(npools):
+        if n != j:
+            t0[n] = t0[j]
+            ln[n] = ln[j]
+            A[n] = A[j]
+            F[n] = F[j]
+            G[n] = G[j]
+            S[n] = S[j]
+        V[n] = _value1(A, F, G, S, n, b, lam)
+        n, m = _push1(n + 1, t0, ln, A, F, G, S, V, b, lam, s_min, tbl)
+        merged |= m
+    return n, merged
+
+
+@njit(cache=True)
+def _forms1(npools, fw, sw, sy, syy):
+    """RSS quadratic and Σ w (y − b − c) linear forms in θ = (1, b, λ) of the AR(1) pools."""
+    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
+    q00, q01, q11, l0, l1 = syy, -sy, sw, sy, -sw
+    q02 = q12 = q22 = l2 = 0.0
     for i in range(npools):
-        t0 = int(pools[i, T0])
-        n = int(pools[i, LEN])
-        s11 = pools[i, S11]
-        s12 = pools[i, S12]
-        g_lam = _pool_value(pools, i, b, lam, g1, g2, kappa, cphi, tbl, T, i == 0)
-        if i == 0:
-            u0 = u1 = u2 = 0.0
-        if s11 > 0.0 and not (i == 0 and pools[i, V] == 0.0):
-            v0 = (pools[i, A1] - u0 * s12) / s11
-            v1 = (-pools[i, F1] - u1 * s12) / s11
-            v2 = (-g_lam - u2 * s12) / s11
-        else:
-            v0 = v1 = v2 = 0.0
-        a1 = pools[i, A1]
-        a2 = pools[i, A2]
-        f1 = pools[i, F1]
-        f2 = pools[i, F2]
-        s22 = pools[i, S22]
-        nw = cw[t0 + n] - cw[t0]
-        sy = cwy[t0 + n] - cwy[t0]
-        syy = cwyy[t0 + n] - cwyy[t0]
-        # RSS = syy − 2 b sy + b² nw − 2 v (a1 − b f1) − 2 u (a2 − b f2)
-        #       + v² s11 + 2 u v s12 + u² s22, with v, u affine in θ and b = θ1.
-        q00 += syy - 2.0 * v0 * a1 - 2.0 * u0 * a2 + v0 * v0 * s11 + 2.0 * u0 * v0 * s12 + u0 * u0 * s22
-        q11 += nw + 2.0 * v1 * f1 + 2.0 * u1 * f2 + v1 * v1 * s11 + 2.0 * u1 * v1 * s12 + u1 * u1 * s22
-        q22 += v2 * v2 * s11 + 2.0 * u2 * v2 * s12 + u2 * u2 * s22
-        # cross terms (coefficient of θaθb counted once, i.e. q_ab = full cross coefficient / 2)
-        q01 += (-sy - v1 * a1 + v0 * f1 - u1 * a2 + u0 * f2
-                + v0 * v1 * s11 + (u0 * v1 + u1 * v0) * s12 + u0 * u1 * s22)
-        q02 += (-v2 * a1 - u2 * a2 + v0 * v2 * s11 + (u0 * v2 + u2 * v0) * s12 + u0 * u2 * s22)
-        q12 += (v2 * f1 + u2 * f2 + v1 * v2 * s11 + (u1 * v2 + u2 * v1) * s12 + u1 * u2 * s22)
-        # Σ w (y − b − c) over the pool: sy − b nw − v f1 − u f2
-        l0 += sy - v0 * f1 - u0 * f2
-        l1 += -nw - v1 * f1 - u1 * f2
-        l2 += -v2 * f1 - u2 * f2
-        # affine last value of this pool → u of the next
-        pl = _phi(tbl, n - 1)
-        pl2 = g2 * _phi(tbl, n - 2)
-        u0, u1, u2 = pl * v0 + pl2 * u0, pl * v1 + pl2 * u1, pl * v2 + pl2 * u2
+        if S[i] <= 0.0 or (i == 0 and V[0] == 0.0):
+            continue  # value fixed at 0
+        a, f, s = A[i], F[i], S[i]
+        v0, v1, v2 = a / s, -f / s, -G[i] / s
+        # RSS_pool = −2 v (a − b f) + v² s, with v = v0 + b v1 + λ v2
+        q00 += -2.0 * v0 * a + v0 * v0 * s
+        q11 += 2.0 * v1 * f + v1 * v1 * s
+        q22 += v2 * v2 * s
+        q01 += v0 * f - v1 * a + v0 * v1 * s
+        q02 += -v2 * a + v0 * v2 * s
+        q12 += v2 * f + v1 * v2 * s
+        l0 -= v0 * f
+        l1 -= v1 * f
+        l2 -= v2 * f
     return q00, q01, q02, q11, q12, q22, l0, l1, l2
 
 
 @njit(cache=True)
-def _init_pools(y, w):
-    T = y.shape[0]
-    pools = np.zeros((T, _NCOL))
-    for t in range(T):
-        pools[t, T0] = t
-        pools[t, LEN] = 1.0
-        pools[t, A1] = w[t] * y[t]
-        pools[t, F1] = w[t]
-        pools[t, S11] = w[t]
-    return pools
-
-
-@njit(cache=True)
-def _expand(pools, npools, g1, g2, c, s):
-    """Write calcium c and spikes s of the pool solution."""
-    prev1 = 0.0
-    prev2 = 0.0
+def _expand1(npools, g, fw, iw, c, s):
+    """Write calcium c and spikes s of the AR(1) pool solution."""
+    t0, ln, V = iw[0], iw[1], fw[_PV]
+    prev = 0.0
     for i in range(npools):
-        t0 = int(pools[i, T0])
-        n = int(pools[i, LEN])
-        v = pools[i, V]
-        s[t0] = max(v - g1 * prev1 - g2 * prev2, 0.0) if i > 0 else v
-        c[t0] = v
-        prev2 = prev1
-        prev1 = v
-        for k in range(1, n):
-            cur = g1 * prev1 + g2 * prev2
-            c[t0 + k] = cur
-            s[t0 + k] = 0.0
-            prev2 = prev1
-            prev1 = cur
+        v = V[i]
+        start = t0[i]
+        s[start] = max(v - g * prev, 0.0) if i > 0 else v
+        c[start] = v
+        prev = v
+        for k in range(start + 1, start + ln[i]):
+            prev *= g
+            c[k] = prev
+            s[k] = 0.0
 
+
+# ------------------------------------------------------------------------------ driver
 
 @njit(cache=True)
-def _fit_pools(y, w, g1, g2, lam0, b, sn, constrained, s_min, cphi, tbl, cw, cwy, cwyy):
-    """Pools for one trace at a fixed baseline b; returns (pools, npools, λ, rss)."""
+def _sweep_any(ar1, y, w, npools, first, b, lam, s_min, g1, g2, tbl, cphi, fw, iw, pools):
+    """One pool pass (AR(1) or general); ``first``: build the pools from the data."""
     T = y.shape[0]
-    kappa = 1.0 - g1 - g2
-    target = sn * sn * cw[T]
-    pools = _init_pools(y, w)
-    lam = 0.0 if constrained else lam0
-    npools, merged = _sweep(pools, T, b, lam, s_min, g1, g2, kappa, cphi, tbl, T)
-    for _ in range(_MAX_ITER):
-        if not constrained:
-            break
-        forms = _forms(pools, npools, b, lam, g1, g2, kappa, cphi, tbl, T, cw, cwy, cwyy)
-        _, nlam = solve_theta(forms, b, lam, False, True, target)
-        change = abs(nlam - lam)
-        lam = nlam
-        npools, merged = _sweep(pools, npools, b, lam, s_min, g1, g2, kappa, cphi, tbl, T)
-        if not merged and change <= 1e-12 * (1.0 + lam):
-            break
-    q00, q01, q02, q11, q12, q22, _, _, _ = _forms(pools, npools, b, lam, g1, g2, kappa, cphi,
-                                                   tbl, T, cw, cwy, cwyy)
-    rss = (q00 + q11 * b * b + q22 * lam * lam
-           + 2.0 * (q01 * b + q02 * lam + q12 * b * lam))
-    return pools, npools, lam, rss
+    if ar1:
+        if first:
+            return _sweep1_data(y, w, g1, b, lam, s_min, tbl, fw, iw), True
+        return _sweep1_pools(npools, b, lam, s_min, tbl, fw, iw)
+    if first:
+        init_pools(y, w, pools)
+    return sweep_pools(pools, npools, b, lam, s_min, g1, g2, 1.0 - g1 - g2, cphi, tbl, T)
 
 
 @njit(cache=True)
-def _l0_threshold(y, w, g1, g2, b, sn, cphi, tbl, cw, cwy, cwyy):
+def _forms_any(ar1, npools, b, lam, g1, g2, tbl, cphi, fw, pools, T):
+    """Quadratic/linear θ-forms of the current pools (AR(1) or general)."""
+    cw, cwy, cwyy = fw[_CW], fw[_CWY], fw[_CWYY]
+    if ar1:
+        return _forms1(npools, fw, cw[T], cwy[T], cwyy[T])
+    return pool_forms(pools, npools, b, lam, g1, g2, 1.0 - g1 - g2, cphi, tbl, T, cw, cwy, cwyy)
+
+
+@njit(cache=True)
+def _fit_pools(y, w, g1, g2, lam0, b, sn, constrained, fit_b, s_min, need_rss, tbl, cphi, fw,
+               iw, pools):
+    """Pools for one trace; returns (npools, b, λ, rss (0 unless ``need_rss``)).
+
+    λ starts at 0 (noise-constrained) and is solved in closed form per pool set, then pools are
+    merged again, until stable. With ``fit_b`` the baseline joins the closed form once the
+    fixed-b path has converged.
+    """
+    T = y.shape[0]
+    ar1 = g2 == 0.0
+    target = sn * sn * fw[_CW, T]
+    lam = 0.0 if constrained else lam0
+    npools, _ = _sweep_any(ar1, y, w, T, True, b, lam, s_min, g1, g2, tbl, cphi, fw, iw, pools)
+    fit_now = False
+    for _ in range(_MAX_ITER):
+        if not (constrained or fit_b):
+            break
+        forms = _forms_any(ar1, npools, b, lam, g1, g2, tbl, cphi, fw, pools, T)
+        nb, nlam = solve_theta(forms, b, lam, fit_now, constrained, target)
+        change = abs(nlam - lam) + abs(nb - b)
+        b, lam = nb, nlam
+        npools, merged = _sweep_any(ar1, y, w, npools, False, b, lam, s_min, g1, g2, tbl, cphi,
+                                    fw, iw, pools)
+        if not merged and change <= 1e-12 * (1.0 + lam + abs(b)):
+            if fit_now or not fit_b:
+                break
+            fit_now = True
+    rss = 0.0
+    if need_rss:
+        q00, q01, q02, q11, q12, q22, _, _, _ = _forms_any(ar1, npools, b, lam, g1, g2, tbl, cphi,
+                                                           fw, pools, T)
+        rss = (q00 + q11 * b * b + q22 * lam * lam
+               + 2.0 * (q01 * b + q02 * lam + q12 * b * lam))
+    return npools, b, lam, rss
+
+
+@njit(cache=True)
+def _expand_any(ar1, npools, g1, g2, fw, iw, pools, c, s):
+    """Write c, s of the pool solution (AR(1) or general)."""
+    if ar1:
+        _expand1(npools, g1, fw, iw, c, s)
+    else:
+        expand_pools(pools, npools, g1, g2, c, s)
+
+
+@njit(cache=True)
+def _l0_threshold(y, w, g1, g2, b, sn, tbl, cphi, fw, iw, pools):
     """Largest minimum spike size whose L0 solution still explains y to the noise level.
 
     RSS grows with the threshold, so bisection keeps the sparsest solution with RSS ≤ σ² Σw.
     """
-    target = sn * sn * cw[y.shape[0]]
+    target = sn * sn * fw[_CW, y.shape[0]]
     lo = 0.0
     hi = 1e-12
     for t in range(y.shape[0]):
@@ -274,12 +275,63 @@ def _l0_threshold(y, w, g1, g2, b, sn, cphi, tbl, cw, cwy, cwyy):
             hi = max(hi, abs(y[t] - b))
     for _ in range(_L0_BISECTIONS):
         mid = 0.5 * (lo + hi)
-        _, _, _, rss = _fit_pools(y, w, g1, g2, 0.0, b, sn, False, mid, cphi, tbl, cw, cwy, cwyy)
+        rss = _fit_pools(y, w, g1, g2, 0.0, b, sn, False, False, mid, True, tbl, cphi, fw, iw,
+                         pools)[3]
         if rss <= target:
             lo = mid
         else:
             hi = mid
     return lo
+
+
+@njit(cache=True)
+def _prepare(y, w, g1, g2, fw):
+    """φ table, its cumulative sum and the prefix sums of w, w y, w y² into the workspace."""
+    T = y.shape[0]
+    tbl = _phi_table(g1, g2, fw[_TBL, :T + 2])
+    cphi = fw[_CPHI, :tbl.shape[0]]
+    acc = 0.0
+    for k in range(tbl.shape[0]):
+        acc += tbl[k]
+        cphi[k] = acc
+    cw, cwy, cwyy = fw[_CW], fw[_CWY], fw[_CWYY]
+    cw[0] = cwy[0] = cwyy[0] = 0.0
+    for t in range(T):
+        cw[t + 1] = cw[t] + w[t]
+        cwy[t + 1] = cwy[t] + w[t] * y[t]
+        cwyy[t + 1] = cwyy[t] + w[t] * y[t] * y[t]
+    return tbl, cphi
+
+
+@njit(cache=True)
+def _solve(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min, fw, iw, pools, support,
+           c, s):
+    """`solve_trace` into c, s using the given workspace; returns (b, λ, s_min used)."""
+    T = y.shape[0]
+    ar1 = g2 == 0.0
+    tbl, cphi = _prepare(y, w, g1, g2, fw)
+    if l0:
+        smin = s_min
+        for _ in range(3 if fit_b else 1):
+            if s_min <= 0.0:
+                smin = _l0_threshold(y, w, g1, g2, b, sn, tbl, cphi, fw, iw, pools)
+            npools = _fit_pools(y, w, g1, g2, 0.0, b, sn, False, False, smin, False, tbl, cphi,
+                                fw, iw, pools)[0]
+            _expand_any(ar1, npools, g1, g2, fw, iw, pools, c, s)
+            if fit_b:
+                b = np.sum(w * (y - c)) / max(fw[_CW, T], 1.0)
+        return b, 0.0, smin
+    npools, b, lam, _ = _fit_pools(y, w, g1, g2, lam, b, sn, constrained, fit_b, 0.0, False, tbl,
+                                   cphi, fw, iw, pools)
+    _expand_any(ar1, npools, g1, g2, fw, iw, pools, c, s)
+    if not ar1 or fit_b:
+        sup = support[:T]
+        for t in range(T):
+            sup[t] = s[t] > 0.0
+        sup[0] = True
+        b, lam, _ = refine(y, w, g1, g2, lam, b, sn, fit_b, constrained, sup, c, s,
+                           fw[_REFINE_ROW:])
+    return b, lam, 0.0
 
 
 @njit(cache=True)
@@ -303,36 +355,12 @@ def solve_trace(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min):
         c (T,), s (T,), b, λ, s_min used (0 for L1).
     """
     T = y.shape[0]
-    tbl = _phi_table(g1, g2, T + 2)
-    cphi = np.cumsum(tbl)
-    cw = np.zeros(T + 1)
-    cwy = np.zeros(T + 1)
-    cwyy = np.zeros(T + 1)
-    for t in range(T):
-        cw[t + 1] = cw[t] + w[t]
-        cwy[t + 1] = cwy[t] + w[t] * y[t]
-        cwyy[t + 1] = cwyy[t] + w[t] * y[t] * y[t]
+    fw, iw, pools, support = _workspace(T, g2 != 0.0)
     c = np.zeros(T)
     s = np.zeros(T)
-    if l0:
-        rounds = 3 if fit_b else 1
-        for _ in range(rounds):
-            smin = s_min if s_min > 0.0 else _l0_threshold(y, w, g1, g2, b, sn, cphi, tbl,
-                                                           cw, cwy, cwyy)
-            pools, npools, _, _ = _fit_pools(y, w, g1, g2, 0.0, b, sn, False, smin, cphi, tbl,
-                                             cw, cwy, cwyy)
-            _expand(pools, npools, g1, g2, c, s)
-            if fit_b:
-                b = np.sum(w * (y - c)) / max(cw[T], 1.0)
-        return c, s, b, 0.0, smin
-    pools, npools, lam, _ = _fit_pools(y, w, g1, g2, lam, b, sn, constrained, 0.0, cphi, tbl,
-                                       cw, cwy, cwyy)
-    _expand(pools, npools, g1, g2, c, s)
-    if g2 != 0.0 or fit_b:
-        support = s > 0.0
-        support[0] = True
-        b, lam, _ = refine(y, w, g1, g2, lam, b, sn, fit_b, constrained, support, c, s)
-    return c, s, b, lam, 0.0
+    b, lam, smin = _solve(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min, fw, iw, pools,
+                          support, c, s)
+    return c, s, b, lam, smin
 
 
 @njit(cache=True, parallel=True)
@@ -345,28 +373,37 @@ def solve_matrix(Y, W, G, lam, b, sn, fit_b, constrained, l0, s_min):
     n_cells, T = Y.shape
     C = np.full((n_cells, T), np.nan)
     S = np.full((n_cells, T), np.nan)
-    B = np.zeros(n_cells)
-    LAM = np.zeros(n_cells)
-    SMIN = np.zeros(n_cells)
-    for i in prange(n_cells):
-        first = -1
-        last = -1
-        for t in range(T):
-            if W[i, t] > 0.0:
-                if first < 0:
-                    first = t
-                last = t
-        if first < 0:
-            B[i] = np.nan
-            LAM[i] = np.nan
-            SMIN[i] = np.nan
-            continue
-        c, s, bi, li, si = solve_trace(Y[i, first:last + 1], W[i, first:last + 1], G[i, 0],
-                                       G[i, 1], lam[i], b[i], sn[i], fit_b, constrained, l0,
-                                       s_min[i])
-        C[i, first:last + 1] = c
-        S[i, first:last + 1] = s
-        B[i] = bi
-        LAM[i] = li
-        SMIN[i] = si
+    B = np.full(n_cells, np.nan)
+    LAM = np.full(n_cells, np.nan)
+    SMIN = np.full(n_cells, np.nan)
+    general = False
+    for i in range(n_cells):
+        general |= G[i, 1] != 0.0
+    n_chunks = (n_cells + _CHUNK - 1) // _CHUNK
+    for k in prange(n_chunks):
+        fw, iw, pools, support = _workspace(T, general)
+        for i in range(k * _CHUNK, min(n_cells, (k + 1) * _CHUNK)):
+            first = -1
+            last = -1
+            for t in range(T):
+                if W[i, t] > 0.0:
+                    if first < 0:
+                        first = t
+                    last = t
+            if first < 0:
+                continue
+            B[i], LAM[i], SMIN[i] = _solve(
+                Y[i, first:last + 1], W[i, first:last + 1], G[i, 0], G[i, 1], lam[i], b[i],
+                sn[i], fit_b, constrained, l0, s_min[i], fw, iw, pools, support,
+                C[i, first:last + 1], S[i, first:last + 1])
     return C, S, B, LAM, SMIN
+
+
+@njit(cache=True)
+def profile_pool_phase(y, w, g1, g2, sn):
+    """Pool phase alone (noise-constrained, b = 0), for the timing script; returns λ."""
+    T = y.shape[0]
+    fw, iw, pools, _ = _workspace(T, g2 != 0.0)
+    tbl, cphi = _prepare(y, w, g1, g2, fw)
+    return _fit_pools(y, w, g1, g2, 0.0, 0.0, sn, True, False, 0.0, False, tbl, cphi, fw, iw,
+                      pools)[2]

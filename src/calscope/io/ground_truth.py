@@ -101,6 +101,8 @@ def frame_times(fluo_time: np.ndarray, n_frames: int) -> tuple[np.ndarray, float
     finite = np.isfinite(stored)
     latest_before = np.maximum.accumulate(np.where(finite, stored, -np.inf))
     known = np.flatnonzero(finite & (stored > np.r_[-np.inf, latest_before[:-1]]))
+    if known.size == 0:
+        return None
     frames = np.arange(n_frames)
     times = np.interp(frames, known, stored[known])
     first, last = known[0], known[-1]

@@ -116,7 +116,9 @@ def bad_rows(traces: np.ndarray) -> np.ndarray:
     Constant means all finite samples are equal (one finite sample counts as constant). A 1-D
     trace counts as one row.
     """
-    values = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    values = np.atleast_2d(np.asarray(traces))
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
     finite = np.isfinite(values)
     high = np.where(finite, values, -np.inf).max(axis=1, initial=-np.inf)
     low = np.where(finite, values, np.inf).min(axis=1, initial=np.inf)
@@ -153,7 +155,7 @@ def validate_traces(
         raise InputError(f"{source}: contains infinite values; mark missing samples as NaN")
     if fs is None:
         if require_fs:
-            raise InputError(f"{source}: the file has no sampling rate: pass --fs HZ (fs= in Python)")
+            raise InputError(f"{source}: no sampling rate is known: pass --fs HZ (fs= in Python)")
     else:
         _positive_rate(fs, f"{source}: fs={fs!r}")
     if len(bad_rows(values)) == cells:
@@ -169,7 +171,7 @@ def _positive_rate(fs: object, where: str) -> float:
     except (TypeError, ValueError):
         rate = math.nan
     if not (math.isfinite(rate) and rate > 0):
-        raise InputError(f"{where}: the sampling rate must be a positive number of Hz, e.g. --fs 30")
+        raise InputError(f"{where}: the sampling rate must be a positive number of Hz (--fs 30)")
     return rate
 
 
@@ -270,7 +272,9 @@ def _pick(path: Path, key: str | None, arrays: dict[str, tuple[tuple[int, ...], 
     if key is not None:
         if key not in arrays:
             held = ", ".join(sorted(arrays)) or "nothing"
-            raise InputError(f"{path}: no variable {key!r} (it holds {held}); pass one of those as key")
+            raise InputError(
+                f"{path}: no array named {key!r} (it holds {held}); pass one of those as --key"
+            )
         return key
     candidates = [name for name, (shape, dtype) in arrays.items() if _is_matrix(shape, dtype)]
     matrices = [name for name in candidates if min(arrays[name][0]) > 1]
@@ -278,17 +282,19 @@ def _pick(path: Path, key: str | None, arrays: dict[str, tuple[tuple[int, ...], 
         if len(choice) == 1:
             return choice[0]
     if not candidates:
-        raise InputError(f"{path}: holds no 2-D numeric array; save traces as a cells × time matrix")
+        raise InputError(
+            f"{path}: holds no 2-D numeric array; save traces as a cells × time matrix"
+        )
     listing = ", ".join(f"{name} {arrays[name][0]}" for name in sorted(candidates))
-    raise InputError(f"{path}: holds several 2-D numeric arrays ({listing}); pick one with key (--key)")
+    raise InputError(
+        f"{path}: holds several 2-D numeric arrays ({listing}); pick one with key (--key)"
+    )
 
 
 def load_mat(path: Path) -> dict[str, np.ndarray]:
     """The variables of a MATLAB v5 file; NotImplementedError for v7.3 (HDF5) files."""
     try:
         contents = loadmat(path)
-    except NotImplementedError:
-        raise
     except _MAT_ERRORS as error:
         raise _unreadable(path, "MATLAB", error) from error
     return {name: value for name, value in contents.items() if not name.startswith("__")}
@@ -336,13 +342,15 @@ def _read_cascade(path: Path) -> _Read:
 
 def _read_suite2p(folder: Path, all_rois: bool) -> _Read:
     """F (− 0.7·Fneu), the ROIs ``iscell.npy`` marks as cells, fs from ``ops.npy``."""
-    plane = next((p for p in (folder, folder / "plane0", folder / "suite2p" / "plane0")
-                  if (p / "F.npy").is_file()), None)
+    planes = (folder, folder / "plane0", folder / "suite2p" / "plane0")
+    plane = next((candidate for candidate in planes if (candidate / "F.npy").is_file()), None)
     if plane is None:
         raise InputError(f"{folder}: a folder must be Suite2p output, but it has no F.npy")
-    fluorescence = np.asarray(_load_npy(plane / "F.npy"), dtype=np.float64)
+    fluorescence = _load_npy(plane / "F.npy")
     if fluorescence.ndim != 2:
-        raise InputError(f"{plane / 'F.npy'}: expected ROIs × frames, got shape {fluorescence.shape}")
+        raise InputError(
+            f"{plane / 'F.npy'}: expected ROIs × frames, got shape {fluorescence.shape}"
+        )
     if (plane / "Fneu.npy").is_file():
         neuropil = _load_npy(plane / "Fneu.npy")
         if neuropil.shape != fluorescence.shape:
@@ -361,7 +369,9 @@ def _read_suite2p(folder: Path, all_rois: bool) -> _Read:
             )
         rows = np.flatnonzero(iscell.reshape(len(iscell), -1)[:, 0] > 0.5)
         if rows.size == 0:
-            raise InputError(f"{plane}: iscell.npy marks no ROI as a cell; pass --all-rois to keep all")
+            raise InputError(
+                f"{plane / 'iscell.npy'}: marks no ROI as a cell; pass --all-rois to keep all"
+            )
     return _Read(
         fluorescence[rows],
         fmt="suite2p",

@@ -1,0 +1,27 @@
+"""calscope: calcium imaging from traces (and, later, raw movies) to spikes and dynamics.
+
+Public API::
+
+    import calscope
+    result = calscope.deconvolve(traces, fs=30.0)      # OASIS, noise-constrained
+    sim = calscope.simulate.traces(50, 9000, 30.0)     # ground truth for tests
+    data = calscope.io.read_traces("F.npy", fs=30.0)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from calscope import io, simulate
+from calscope.config import DeconvSettings, Settings, SimulateSettings
+from calscope.deconv import Deconvolution
+from calscope.dispatch import deconvolve
+from calscope.errors import CalscopeError, InputError
+
+try:
+    __version__ = version("calscope")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CalscopeError", "DeconvSettings", "Deconvolution", "InputError", "Settings",
+    "SimulateSettings", "__version__", "deconvolve", "io", "simulate",
+]

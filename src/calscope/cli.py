@@ -1,0 +1,190 @@
+"""The `calscope` command line: the only module that talks to a person."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import calscope
+from calscope.config import DeconvSettings, Settings
+from calscope.deconv import Deconvolution
+from calscope.dispatch import METHODS, deconvolve
+from calscope.errors import CalscopeError, InputError
+from calscope.io.traces import read_traces
+from calscope.io.writers import RESULT_FORMATS, write_result
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="calscope: calcium imaging traces → spikes (and soon movies → networks).")
+out_console = Console()
+err_console = Console(stderr=True)
+CHUNK_CELLS = 256
+_DEFAULTS = DeconvSettings()
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print calscope errors as one line (no traceback) and exit with code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                value = command(*args, **kwargs)
+            for warning in caught:
+                err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+            return value
+        except CalscopeError as error:
+            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"calscope {calscope.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None
+         ) -> None:
+    """calscope: spikes from calcium imaging, faster and better."""
+
+
+def _settings(config: Optional[Path]) -> Settings:
+    return Settings.load(config) if config is not None else Settings()
+
+
+@app.command("config")
+@_friendly
+def config_command(
+    show: Annotated[bool, typer.Option("--show", help="Print the settings as YAML.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="A settings YAML to check and show.")] = None,
+) -> None:
+    """Show the default settings (or a settings file, validated) as YAML."""
+    settings = _settings(config)
+    if show or config is not None:
+        out_console.print(settings.to_yaml(), highlight=False, markup=False, end="")
+    else:
+        out_console.print("use `calscope config --show` to print the default settings")
+
+
+def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any) -> Deconvolution:
+    """Deconvolve (cells, T) traces in chunks of cells, with a progress bar on stderr."""
+    parts = []
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=len(traces))
+        for start in range(0, len(traces), CHUNK_CELLS):
+            chunk = traces[start:start + CHUNK_CELLS]
+            parts.append(deconvolve(chunk, fs, **kwargs))
+            progress.advance(task, len(chunk))
+    return Deconvolution(**{name: (np.concatenate([getattr(p, name) for p in parts])
+                                   if name != "fs" else fs) for name in Deconvolution.__dataclass_fields__})
+
+
+@app.command("deconvolve")
+@_friendly
+def deconvolve_command(
+    input: Annotated[Path, typer.Argument(help="Traces: .npy, .csv (Spikefinder), .mat, .h5, "
+                                          "CASCADE .mat, or a Suite2p output folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output: .npy (cells × T float32 "
+                                      "spikes per frame), .csv (Spikefinder layout) or .npz "
+                                      "(every result field and the input's row indices).")],
+    fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
+                                                "format carries it.")] = None,
+    method: Annotated[str, typer.Option(help=f"Spike inference method: {', '.join(METHODS)}.")]
+    = _DEFAULTS.method,
+    order: Annotated[int, typer.Option(help="AR order of the calcium dynamics, 1 or 2 "
+                                       f"(default {_DEFAULTS.order}: best mean score on the "
+                                       "shared ground truth).")] = _DEFAULTS.order,
+    penalty: Annotated[str, typer.Option(help="Sparsity penalty: l1 or l0 (default "
+                                         f"{_DEFAULTS.penalty}: best on the shared ground "
+                                         "truth).")] = _DEFAULTS.penalty,
+    lam: Annotated[Optional[float], typer.Option(help="L1 penalty λ (trace units); default: "
+                                                 "found per cell by the noise constraint.")] = None,
+    key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
+    = None,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs, not only "
+                                           "iscell.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
+) -> None:
+    """Infer spikes from fluorescence traces and write them to OUT."""
+    if out.suffix.lower() not in RESULT_FORMATS:
+        raise InputError(f"--out {out}: cannot write '{out.suffix or 'no extension'}' files; "
+                         f"use one of {', '.join(RESULT_FORMATS)}")
+    if order not in (1, 2):
+        raise InputError(f"--order: must be 1 or 2, got {order}")
+    if penalty not in ("l1", "l0"):
+        raise InputError(f"--penalty: must be l1 or l0, got {penalty!r}")
+    if lam is not None and lam < 0:
+        raise InputError(f"--lam: the sparsity penalty must be ≥ 0, got {lam}")
+    if method not in METHODS:
+        raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    base = _settings(config).deconv
+    data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
+    result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
+                                method=method, order=order, penalty=penalty, lam=lam,
+                                baseline=base.baseline)
+    write_result(out, result, data.rows, names=data.names)
+    n_spk = np.nansum(result.spikes)
+    err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
+                      f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
+
+
+@app.command("demo")
+@_friendly
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")]
+    = Path("calscope-demo"),
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML.")] = None,
+) -> None:
+    """Simulate a GCaMP6f population, deconvolve it and score the spikes against the truth."""
+    from calscope.pipeline import run_demo
+
+    settings = _settings(config)
+    with err_console.status("simulating and deconvolving …"):
+        demo = run_demo(settings, out)
+    summary = demo.summary()
+    table = Table(title="calscope demo: inferred vs simulated truth")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in summary.items():
+        table.add_row(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else str(value))
+    out_console.print(table)
+    out_console.print(f"results in {out}/: " + ", ".join(p.name for p in demo.files), highlight=False)
+
+
+@app.command("simulate")
+@_friendly
+def simulate_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Traces file (.npy or .csv); the "
+                                      "truth goes beside it as <name>.truth.npz.")],
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (simulate section).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (overrides the settings).")] = None,
+) -> None:
+    """Write simulated fluorescence traces with their ground truth."""
+    from calscope.simulate import traces as simulate_traces
+    from calscope.io.writers import write_spikes
+
+    cfg = _settings(config).simulate
+    sim = simulate_traces(cfg.n_cells, int(round(cfg.duration_s * cfg.fs)), cfg.fs,
+                          indicator=cfg.indicator, rate_hz=cfg.rate_hz, bursty=cfg.bursty,
+                          snr=cfg.snr, drift=cfg.drift, seed=cfg.seed if seed is None else seed)
+    write_spikes(out, sim.fluorescence)
+    truth = out.with_name(out.stem + ".truth.npz")
+    write_result(truth, sim, np.arange(cfg.n_cells))
+    err_console.print(f"wrote {out} ({cfg.n_cells} cells × {sim.spikes.shape[1]} frames at "
+                      f"{cfg.fs:g} Hz) and {truth}", highlight=False)

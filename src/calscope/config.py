@@ -1,0 +1,75 @@
+"""Settings: one pydantic model per stage, collected in `Settings`, round-tripping via YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from calscope.errors import InputError
+
+
+class _Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeconvSettings(_Stage):
+    """Spike inference from traces (`calscope.deconvolve`)."""
+
+    method: Literal["oasis"] = Field("oasis", description="spike inference method")
+    order: Literal[1, 2] = Field(2, description="AR order of the calcium dynamics")
+    penalty: Literal["l1", "l0"] = Field("l1", description="sparsity penalty")
+    lam: float | None = Field(None, ge=0, description="L1 penalty λ; None = noise-constrained")
+    baseline: bool = Field(True, description="fit a constant baseline (False: fixed at 0)")
+
+
+class SimulateSettings(_Stage):
+    """Simulated recording used by `calscope demo` and `calscope simulate`."""
+
+    n_cells: int = Field(50, ge=1)
+    duration_s: float = Field(300.0, gt=0)
+    fs: float = Field(30.0, gt=0)
+    indicator: str = "GCaMP6f"
+    rate_hz: float = Field(0.5, gt=0)
+    bursty: bool = True
+    snr: float = Field(4.0, gt=0, description="single-spike peak ΔF/F over noise σ")
+    drift: float = Field(0.0, ge=0, description="peak slow baseline drift (ΔF/F)")
+    seed: int = 0
+
+
+class Settings(_Stage):
+    """All stage settings; `calscope config --show` prints the defaults as YAML."""
+
+    deconv: DeconvSettings = DeconvSettings()
+    simulate: SimulateSettings = SimulateSettings()
+
+    def to_yaml(self) -> str:
+        """The settings as a YAML document."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "settings") -> Settings:
+        """Parse YAML text (missing keys take their defaults)."""
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"{source}: not valid YAML ({error}); fix the file") from error
+        if not isinstance(data, dict):
+            raise InputError(f"{source}: expected a mapping of stage names to settings")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"{source}: {where}: {first['msg']}; see `calscope config --show` "
+                             "for the valid keys and defaults") from error
+
+    @classmethod
+    def load(cls, path: str | Path) -> Settings:
+        """Read settings from a YAML file."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: settings file not found; pass an existing YAML file")
+        return cls.from_yaml(path.read_text(), source=str(path))
