@@ -36,32 +36,37 @@ class Timing:
         median_s: median over the timed repeats (s).
         times_s: each timed repeat (s), warm-up calls excluded.
         warmup: number of untimed warm-up calls made first.
+        result: what the last timed call returned.
     """
 
     median_s: float
     times_s: tuple[float, ...]
     warmup: int
+    result: Any
 
 
-def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> Timing:
+def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
+              budget_s: float = 60.0) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls (numba compilation, caches), then ``repeats``.
 
     Args:
         fn: the call to time, without arguments.
-        repeats: timed calls (≥ 1).
+        repeats: timed calls at most (at least one is made).
         warmup: untimed calls made before.
+        budget_s: stop repeating once the timed calls have taken this long in total.
 
     Returns:
         The :class:`Timing`, median over the timed calls.
     """
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(max(1, repeats)):
+    times: list[float] = []
+    result = None
+    while not times or (len(times) < repeats and sum(times) < budget_s):
         t0 = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - t0)
-    return Timing(float(np.median(times)), tuple(times), warmup)
+    return Timing(float(np.median(times)), tuple(times), warmup, result)
 
 
 @contextmanager

@@ -22,7 +22,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -32,6 +31,7 @@ from common import (  # noqa: E402
     RESULTS_DIR, format_table, parse_settings, quiet_warnings, write_json,
 )
 
+import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.io.ground_truth import (  # noqa: E402
     cascade_dataset_dirs,
@@ -83,40 +83,35 @@ def _oasis_one(y: np.ndarray, order: int, penalty: int) -> np.ndarray | None:
     return s if s.shape == y.shape and np.isfinite(s).all() else None
 
 
-def _calscope_deconvolve() -> Callable[..., Any]:
-    """``calscope.deconvolve`` (the dispatcher, default method OASIS) when the package exports
-    it, else the OASIS stage ``calscope.deconv.deconvolve`` it dispatches to."""
-    try:
-        from calscope import deconvolve
-    except ImportError:
-        from calscope.deconv import deconvolve
-    return deconvolve
-
-
-def _calscope_rows(traces: list[np.ndarray], fs: float, settings: dict[str, Any]) -> np.ndarray:
-    """calscope's deconvolution of all traces at once (NaN-padded to a matrix) → (n, T_max)."""
-    x = np.full((len(traces), max(t.size for t in traces)), np.nan)
-    for i, t in enumerate(traces):
-        x[i, : t.size] = t
+def _calscope_matrix(x: np.ndarray, fs: float, settings: dict[str, Any]) -> list[np.ndarray | None]:
+    """calscope.deconvolve on a (n, T) matrix → n spike rows; on an exception, row by row."""
     with quiet_warnings():
-        return np.asarray(_calscope_deconvolve()(x, fs, **settings).spikes, float)
+        try:
+            return list(np.asarray(calscope.deconvolve(x, fs, **settings).spikes, float))
+        except Exception:  # noqa: BLE001 - retry each trace alone; failures are counted
+            if x.shape[0] == 1:
+                return [None]
+            return [_calscope_matrix(row[None], fs, settings)[0] for row in x]
 
 
 def predict(method: Method, traces: list[np.ndarray], fs: float) -> list[np.ndarray | None]:
-    """Spike estimates of ``method`` for each 1-D trace at ``fs`` Hz (None where it failed)."""
+    """Spike estimates of ``method`` for each 1-D trace at ``fs`` Hz (None where it failed).
+
+    calscope gets the traces of equal length together as one matrix (no NaN padding, which
+    would make its noise estimate depend on the padding).
+    """
     if method.kind == "oasis":
         order, penalty = OASIS_METHODS[method.name]
         return [_oasis_one(t, order, penalty) for t in traces]
-    try:
-        rows = [r[: t.size] for r, t in zip(_calscope_rows(traces, fs, method.settings), traces)]
-    except Exception:  # noqa: BLE001 - fall back to one trace at a time, failures counted
-        rows = []
-        for t in traces:
-            try:
-                rows.append(_calscope_rows([t], fs, method.settings)[0])
-            except Exception:  # noqa: BLE001
-                rows.append(np.full(t.size, np.nan))
-    return [r if np.isfinite(r).all() else None for r in rows]
+    out: list[np.ndarray | None] = [None] * len(traces)
+    by_length: dict[int, list[int]] = {}
+    for i, t in enumerate(traces):
+        by_length.setdefault(t.size, []).append(i)
+    for idx in by_length.values():
+        rows = _calscope_matrix(np.stack([traces[i] for i in idx]), fs, method.settings)
+        for i, r in zip(idx, rows):
+            out[i] = r if r is not None and np.isfinite(r).all() else None
+    return out
 
 
 def _limit(recordings: list, max_per_neuron: int | None) -> list:
@@ -197,9 +192,8 @@ def run_task(task: Task) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def _methods(args: argparse.Namespace) -> tuple[list[Method], list[str]]:
-    """Methods to score from the command line, and notes on any that cannot run."""
-    notes = []
+def _methods(args: argparse.Namespace) -> list[Method]:
+    """Methods to score from the command line."""
     available = dict.fromkeys(["calscope", *OASIS_METHODS])
     wanted = args.methods.split(",") if args.methods else list(available)
     unknown = [m for m in wanted if m not in available]
@@ -209,13 +203,7 @@ def _methods(args: argparse.Namespace) -> tuple[list[Method], list[str]]:
     for spec in args.variant:
         name, _, text = spec.partition(":")
         methods.append(Method(name, "calscope", parse_settings(text)))
-    if any(m.kind == "calscope" for m in methods):
-        try:
-            _calscope_deconvolve()
-        except ImportError as err:
-            notes.append(f"calscope methods skipped: calscope.deconvolve unavailable ({err})")
-            methods = [m for m in methods if m.kind != "calscope"]
-    return methods, notes
+    return methods
 
 
 def _tasks(args: argparse.Namespace, methods: list[Method], root: Path) -> list[Task]:
@@ -282,11 +270,7 @@ def main(argv: list[str] | None = None) -> None:
         root = shared_data_dir()
         if root is None:
             raise SystemExit("shared data not found; pass --data /path/to/shared/data")
-    methods, notes = _methods(args)
-    for note in notes:
-        print(f"note: {note}")
-    if not methods:
-        raise SystemExit("no method to score")
+    methods = _methods(args)
     tasks = _tasks(args, methods, root)
     print(f"{len(tasks)} tasks × {len(methods)} methods on {args.jobs} processes …", flush=True)
     t0 = time.perf_counter()
@@ -298,11 +282,6 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {row}: " + ", ".join(f"{m}={v['r']:.3f}" for m, v in res.items()),
                       flush=True)
     elapsed = time.perf_counter() - t0
-    calscope_call = None
-    if any(m.kind == "calscope" for m in methods):
-        fn = _calscope_deconvolve()
-        calscope_call = (f"{fn.__module__}.{fn.__name__}(X, fs, **settings): each dataset's "
-                         "traces NaN-padded to one (traces, T_max) matrix, fs = 30 or 100 Hz")
     rows = dict(sorted(rows.items(), key=lambda kv: (kv[0].startswith("SF"), kv[0])))
     names = [m.name for m in methods]
     header, table = summarize(rows, names)
@@ -326,9 +305,9 @@ def main(argv: list[str] | None = None) -> None:
         "methods": [asdict(m) for m in methods],
         "oasis_settings": "oasis.functions.deconvolve(y, penalty=P) with g, sn, b estimated "
                           "(AR(2): tau_r=None, i.e. g=(None, None)); spikes = result.s",
-        "calscope_call": calscope_call,
+        "calscope_call": "calscope.deconvolve(X, fs, **settings), X = a dataset's traces of "
+                         "equal length as one matrix; fs = 30 or 100 Hz",
         "args": {k: v for k, v in vars(args).items() if k not in {"out"}},
-        "notes": notes,
         "wall_s": elapsed,
         "table": {"header": header, "rows": table},
         "failed_traces": failures,

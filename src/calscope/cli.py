@@ -137,7 +137,7 @@ def deconvolve_command(
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
                                 method=method, order=order, penalty=penalty, lam=lam,
-                                baseline=base.baseline)
+                                baseline=base.baseline, baseline_window_s=base.baseline_window_s)
     write_result(out, result, data.rows, names=data.names)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "

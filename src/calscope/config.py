@@ -22,7 +22,9 @@ class DeconvSettings(_Stage):
     order: Literal[1, 2] = Field(2, description="AR order of the calcium dynamics")
     penalty: Literal["l1", "l0"] = Field("l1", description="sparsity penalty")
     lam: float | None = Field(None, ge=0, description="L1 penalty λ; None = noise-constrained")
-    baseline: bool = Field(True, description="fit a constant baseline (False: fixed at 0)")
+    baseline: bool | Literal["constant"] = Field(
+        True, description="True: remove a slow baseline; 'constant': fit one; False: 0")
+    baseline_window_s: float = Field(20.0, gt=0, description="slow baseline time scale (s)")
 
 
 class SimulateSettings(_Stage):

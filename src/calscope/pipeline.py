@@ -66,7 +66,8 @@ def run_demo(settings: Settings, out_dir: str | Path) -> DemoResult:
         snr=sim_cfg.snr, drift=sim_cfg.drift, seed=sim_cfg.seed)
     dec = settings.deconv
     result = deconvolve(sim.fluorescence, sim.fs, method=dec.method, order=dec.order,
-                        penalty=dec.penalty, lam=dec.lam, baseline=dec.baseline)
+                        penalty=dec.penalty, lam=dec.lam, baseline=dec.baseline,
+                        baseline_window_s=dec.baseline_window_s)
     spike_r = np.array([smoothed_correlation(p, t.astype(float), sim.fs)
                         for p, t in zip(result.spikes, sim.spikes)])
     calcium_r = np.array([pearson(c, t) for c, t in zip(result.calcium, sim.calcium)])

@@ -18,17 +18,26 @@ def _corr(a, b):
     return np.corrcoef(a, b)[0, 1]
 
 
-@pytest.mark.parametrize("order", [1, 2])
-def test_recovers_calcium_and_spikes(ar1_sim, order):
-    res = deconvolve(ar1_sim.fluorescence, 30.0, order=order)
+@pytest.mark.parametrize("order, min_calcium_r", [(1, 0.97), (2, 0.96)])
+def test_recovers_calcium_and_spikes(ar1_sim, order, min_calcium_r):
+    # g, σ estimated; a constant baseline fitted jointly (the data has no drift). The AR(2)
+    # model fitted to AR(1) truth is a slight mismatch, hence its lower calcium bound.
+    res = deconvolve(ar1_sim.fluorescence, 30.0, order=order, baseline="constant")
     ca = [_corr(res.calcium[i], ar1_sim.calcium[i]) for i in range(8)]
     sp = [_corr(res.spikes[i], ar1_sim.spikes[i]) for i in range(8)]
-    assert np.mean(ca) >= 0.97
+    assert np.mean(ca) >= min_calcium_r
     assert np.mean(sp) >= 0.8
 
 
+@pytest.mark.parametrize("order", [1, 2])
+def test_default_with_drift_removal_recovers(ar1_sim, order):
+    res = deconvolve(ar1_sim.fluorescence, 30.0, order=order)
+    assert np.mean([_corr(res.calcium[i], ar1_sim.calcium[i]) for i in range(8)]) >= 0.95
+    assert np.mean([_corr(res.spikes[i], ar1_sim.spikes[i]) for i in range(8)]) >= 0.8
+
+
 def test_known_g_and_sn_recovery(ar1_sim):
-    res = deconvolve(ar1_sim.fluorescence, 30.0, order=1, g=[0.95], sn=0.3)
+    res = deconvolve(ar1_sim.fluorescence, 30.0, order=1, g=[0.95], sn=0.3, baseline=False)
     assert np.mean([_corr(res.calcium[i], ar1_sim.calcium[i]) for i in range(8)]) >= 0.97
     assert np.mean([_corr(res.spikes[i], ar1_sim.spikes[i]) for i in range(8)]) >= 0.8
     np.testing.assert_allclose(res.sn, 0.3)
@@ -45,8 +54,9 @@ def test_estimators(ar1_sim):
 def test_result_fields_and_shapes(ar1_sim):
     res = calscope.deconvolve(ar1_sim.fluorescence[:3], 30.0, method="oasis", order=2)
     assert res.calcium.shape == res.spikes.shape == (3, 3000)
-    assert res.g.shape == (3, 2) and res.sn.shape == res.lam.shape == res.baseline.shape == (3,)
-    assert np.all(res.spikes >= 0) and np.all(res.lam > 0)
+    assert res.g.shape == (3, 2) and res.sn.shape == res.lam.shape == (3,)
+    assert res.baseline.shape == (3, 3000)
+    assert np.all(res.spikes >= 0) and np.all(res.lam >= 0)
     one = deconvolve(ar1_sim.fluorescence[0], 30.0, order=2)
     assert one.spikes.shape == (3000,) and one.g.shape == (2,)
     np.testing.assert_allclose(one.spikes, res.spikes[0], atol=1e-9)
@@ -54,10 +64,17 @@ def test_result_fields_and_shapes(ar1_sim):
 
 def test_baseline_is_fitted_or_fixed(ar1_sim):
     shifted = ar1_sim.fluorescence[:2] + 5.0
-    fitted = deconvolve(shifted, 30.0, order=1)
+    fitted = deconvolve(shifted, 30.0, order=1, baseline="constant")
     assert np.all(np.abs(fitted.baseline - 5.0) < 0.3)
     fixed = deconvolve(ar1_sim.fluorescence[:2], 30.0, order=1, baseline=False)
     np.testing.assert_array_equal(fixed.baseline, 0.0)
+    # the default removes slow drift: a ramp of 3 ΔF/F barely changes the spikes
+    t = np.linspace(0, 1, 3000)
+    drifting = deconvolve(ar1_sim.fluorescence[:2] + 3.0 * t, 30.0, order=1)
+    clean = deconvolve(ar1_sim.fluorescence[:2], 30.0, order=1)
+    assert np.all(np.abs(drifting.baseline[:, -100:].mean(1) - 3.0) < 0.5)
+    for i in range(2):
+        assert _corr(drifting.spikes[i], clean.spikes[i]) > 0.95
 
 
 def test_given_lambda_is_used(ar1_sim):
@@ -104,6 +121,7 @@ def test_bad_row_warns_and_is_nan(ar1_sim):
     (dict(order=3), "order"),
     (dict(penalty="l2"), "penalty"),
     (dict(method="magic"), "method"),
+    (dict(baseline="wobbly"), "baseline"),
 ])
 def test_bad_input(ar1_sim, kwargs, match):
     args = dict(traces=ar1_sim.fluorescence[:2], fs=30.0)

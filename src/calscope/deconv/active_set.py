@@ -96,7 +96,8 @@ def _support_ls1(y, w, m, g, support, c_out, s_out):
     """`_support_ls` for AR(1): each run from one support frame to the next is independent.
 
     The run's first value is v_k = Σ φ r_k / Σ w φ² (φ = g^j) for the three right-hand sides
-    r = (w y, −w, −m); a run without observed samples just decays (no spike).
+    r = (w y, −w, −m); a run without observed samples (or a first run off the support) just
+    decays (no spike).
     """
     T = y.shape[0]
     start = 0
@@ -114,7 +115,7 @@ def _support_ls1(y, w, m, g, support, c_out, s_out):
             a1 -= wt * ph
             a2 -= m[t] * ph
             ph *= g
-        if ss > 0.0:
+        if ss > 0.0 and support[start]:
             v0, v1, v2 = a0 / ss, a1 / ss, a2 / ss
         else:
             v0, v1, v2 = g * prev0, g * prev1, g * prev2

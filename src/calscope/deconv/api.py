@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from calscope.deconv.noise import ar_coefficients, baseline_guess, noise_sigma
+from calscope.deconv.noise import ar_coefficients, baseline_guess, noise_sigma, slow_baseline
 from calscope.deconv.oasis import solve_matrix
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
@@ -51,13 +51,14 @@ def check_traces(traces: np.ndarray, fs: float, name: str = "traces") -> tuple[n
 def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
                penalty: Literal["l1", "l0"] = "l1", g: np.ndarray | None = None,
                sn: np.ndarray | float | None = None, lam: np.ndarray | float | None = None,
-               baseline: bool | float = True, s_min: float | None = None) -> Deconvolution:
+               baseline: bool | float | Literal["constant"] = True,
+               baseline_window_s: float = 20.0, s_min: float | None = None) -> Deconvolution:
     """Infer calcium and spikes from fluorescence traces by OASIS.
 
     By default (``lam=None``) each cell's sparsity penalty λ is found by the noise constraint
-    ‖y − c − b‖² = σ² T, with σ estimated from the power spectrum, the AR coefficients from the
-    autocovariance and the baseline optimised jointly; the solution is the exact optimum of the
-    convex problem.
+    ‖y − c − b‖² = σ² T, with σ estimated from the power spectrum, a slowly varying baseline
+    (drift) removed first, and the AR coefficients from the autocovariance of the drift-free
+    trace; the solution is the exact optimum of the convex problem.
 
     Args:
         traces: (cells, T) or (T,) fluorescence (e.g. ΔF/F); NaN marks missing samples.
@@ -67,14 +68,21 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         g: AR coefficients, (order,) for all cells or (cells, order); estimated when None.
         sn: noise σ in trace units, scalar or (cells,); estimated when None.
         lam: L1 penalty λ, scalar or (cells,); None = noise-constrained.
-        baseline: True fits a constant baseline, False fixes it at 0, a number fixes it there.
+        baseline: True (default) removes a slow baseline (a low running quantile over
+            ``baseline_window_s``, robust to transients); "constant" fits one constant jointly
+            with the spikes (exact optimum); False fixes it at 0; a number fixes it there.
+        baseline_window_s: time scale (s) of the slow baseline; keep it well above the
+            indicator's decay time.
         s_min: minimum spike size for "l0" (trace units); None = chosen from the noise.
 
     Returns:
-        `Deconvolution` with calcium and spikes (cells, T), baseline, sn, lam (cells,), g
+        `Deconvolution` with calcium, spikes and baseline (cells, T), sn, lam (cells,), g
         (cells, order); the cell axis is dropped for 1-D input. NaN exactly where the input is
         NaN; rows that are all NaN or constant come back all NaN with a warning.
     """
+    fit_constant = isinstance(baseline, str)
+    if fit_constant and baseline != "constant" or not isinstance(baseline, (bool, int, float, str)):
+        raise InputError(f"baseline: expected True, False, 'constant' or a number, got {baseline!r}")
     if order not in (1, 2):
         raise InputError(f"order: must be 1 or 2, got {order!r}")
     if penalty not in ("l1", "l0"):
@@ -89,6 +97,10 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     sn_arr = _per_cell(sn, n_cells, "sn") if sn is not None else np.zeros(n_cells)
     if sn is None:
         sn_arr[good] = noise_sigma(y[good], fs)
+    drift = np.zeros_like(y)
+    if baseline is True:
+        drift[good] = slow_baseline(y[good], fs, baseline_window_s)
+        y = y - drift
     g_arr = np.zeros((n_cells, order))
     if g is None:
         g_arr[good] = ar_coefficients(y[good], fs, sn_arr[good], order)
@@ -97,26 +109,26 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     lam_arr = _per_cell(lam, n_cells, "lam") if lam is not None else np.zeros(n_cells)
     if np.any(lam_arr < 0):
         raise InputError(f"lam: the sparsity penalty must be ≥ 0, got {lam}")
-    if baseline is True:
+    if fit_constant:
         b0 = baseline_guess(y, sn_arr)
     else:
-        b0 = np.full(n_cells, 0.0 if baseline is False else float(baseline))
+        b0 = np.full(n_cells, 0.0 if isinstance(baseline, bool) else float(baseline))
     smin = np.full(n_cells, 0.0 if s_min is None else float(s_min))
     G = np.zeros((n_cells, 2))
     G[:, :order] = g_arr
     C, S, B, LAM, _ = solve_matrix(np.where(mask, y, 0.0), mask.astype(np.float64), G, lam_arr,
-                                   b0, sn_arr, baseline is True, lam is None, penalty == "l0",
-                                   smin)
-    C[~mask] = np.nan
-    S[~mask] = np.nan
+                                   b0, sn_arr, fit_constant,
+                                   lam is None, penalty == "l0", smin)
+    base = drift + B[:, None]
+    for arr in (C, S, base):
+        arr[~mask] = np.nan
     sn_arr[bad] = np.nan
     g_arr[bad] = np.nan
-    result = Deconvolution(calcium=C, spikes=S, baseline=B, g=g_arr, sn=sn_arr, lam=LAM,
-                           fs=float(fs))
     if was_1d:
-        result = Deconvolution(calcium=C[0], spikes=S[0], baseline=B[0], g=g_arr[0],
-                               sn=sn_arr[0], lam=LAM[0], fs=float(fs))
-    return result
+        return Deconvolution(calcium=C[0], spikes=S[0], baseline=base[0], g=g_arr[0],
+                             sn=sn_arr[0], lam=LAM[0], fs=float(fs))
+    return Deconvolution(calcium=C, spikes=S, baseline=base, g=g_arr, sn=sn_arr, lam=LAM,
+                         fs=float(fs))
 
 
 def _per_cell(value: np.ndarray | float, n_cells: int, name: str) -> np.ndarray:

@@ -6,6 +6,8 @@ padding); NaN runs are bridged by linear interpolation for the spectral estimate
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import signal
 
@@ -134,3 +136,40 @@ def baseline_guess(traces: np.ndarray, sn: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         low = np.nanpercentile(y, 15, axis=1)
     return np.where(np.isfinite(low), low, 0.0)
+
+
+def slow_baseline(traces: np.ndarray, fs: float, window_s: float = 20.0,
+                  quantile: float = 15.0) -> np.ndarray:
+    """(cells, T) slowly varying baseline: a low quantile in blocks, smoothed and interpolated.
+
+    The trace is cut into blocks of ``window_s``/4; each block's ``quantile`` percentile is taken
+    (robust to the transients riding on the baseline), a running minimum and mean over three
+    blocks remove bumps from long bursts, and the result is interpolated back to every frame.
+    Removes drift and slow fluctuations on time scales ≳ ``window_s`` (keep it well above the
+    indicator's decay time). NaN samples are ignored; rows with too few samples get a constant.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    y = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    out = np.empty_like(y)
+    block = max(1, int(round(window_s * fs / 4)))
+    t = np.arange(y.shape[1])
+    for i, row in enumerate(y):
+        ok = np.isfinite(row)
+        if not ok.any():
+            out[i] = np.nan
+            continue
+        n = y.shape[1] // block
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            levels = np.nanpercentile(row[: n * block].reshape(n, block), quantile, axis=1) \
+                if n >= 2 else np.array([])
+        good = np.isfinite(levels)
+        if good.sum() < 2:
+            out[i] = np.nanpercentile(row, quantile)
+            continue
+        levels = uniform_filter1d(minimum_filter1d(levels[good], 3, mode="nearest"), 3,
+                                  mode="nearest")
+        centres = (np.flatnonzero(good) + 0.5) * block
+        out[i] = np.interp(t, centres, levels)
+    return out

@@ -35,7 +35,14 @@ from numba import njit, prange
 
 from calscope.deconv.active_set import refine
 from calscope.deconv.theta import (
-    NCOL, expand_pools, init_pools, phi, pool_forms, solve_theta, sweep_pools,
+    NCOL,
+    expand_pools,
+    init_pools,
+    phi,
+    phi_table,
+    pool_forms,
+    solve_theta,
+    sweep_pools,
 )
 
 _MAX_ITER = 50
@@ -52,24 +59,6 @@ def _workspace(T, general):
     """Buffers for one trace of up to T samples (float rows, int rows, pools, support)."""
     pools = np.empty((T if general else 1, NCOL))
     return np.empty((_NROW, T + 2)), np.empty((2, T), np.int64), pools, np.empty(T, np.bool_)
-
-
-@njit(cache=True)
-def _phi_table(g1, g2, tbl):
-    """φ_k of the AR recurrence into ``tbl``; returns the prefix before it decayed below 1e-18."""
-    n = tbl.shape[0]
-    tbl[0] = 1.0
-    prev2 = 0.0
-    peak = 1.0
-    for k in range(1, n):
-        cur = g1 * tbl[k - 1] + g2 * prev2
-        prev2 = tbl[k - 1]
-        tbl[k] = cur
-        if abs(cur) > peak:
-            peak = abs(cur)
-        if abs(cur) < 1e-18 * peak and abs(prev2) < 1e-18 * peak:
-            return tbl[: k + 1]
-    return tbl
 
 
 # ---------------------------------------------------------------- AR(1) pools (struct of arrays)
@@ -288,7 +277,7 @@ def _l0_threshold(y, w, g1, g2, b, sn, tbl, cphi, fw, iw, pools):
 def _prepare(y, w, g1, g2, fw):
     """φ table, its cumulative sum and the prefix sums of w, w y, w y² into the workspace."""
     T = y.shape[0]
-    tbl = _phi_table(g1, g2, fw[_TBL, :T + 2])
+    tbl = phi_table(g1, g2, fw[_TBL, :T + 2])
     cphi = fw[_CPHI, :tbl.shape[0]]
     acc = 0.0
     for k in range(tbl.shape[0]):
@@ -400,10 +389,9 @@ def solve_matrix(Y, W, G, lam, b, sn, fit_b, constrained, l0, s_min):
 
 
 @njit(cache=True)
-def profile_pool_phase(y, w, g1, g2, sn):
-    """Pool phase alone (noise-constrained, b = 0), for the timing script; returns λ."""
-    T = y.shape[0]
-    fw, iw, pools, _ = _workspace(T, g2 != 0.0)
+def profile_pool_phase(y, w, g1, g2, b, sn, fit_b):
+    """Pool phase alone (noise-constrained), for the timing script; returns λ."""
+    fw, iw, pools, _ = _workspace(y.shape[0], g2 != 0.0)
     tbl, cphi = _prepare(y, w, g1, g2, fw)
-    return _fit_pools(y, w, g1, g2, 0.0, 0.0, sn, True, False, 0.0, False, tbl, cphi, fw, iw,
+    return _fit_pools(y, w, g1, g2, 0.0, b, sn, True, fit_b, 0.0, False, tbl, cphi, fw, iw,
                       pools)[2]

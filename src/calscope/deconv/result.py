@@ -17,7 +17,8 @@ class Deconvolution:
     Attributes:
         calcium: (cells, T) denoised calcium c, in the trace's units (e.g. ΔF/F).
         spikes: (cells, T) the solver's s_t = c_t - Σ g_k c_{t-k} ≥ 0, trace units per frame.
-        baseline: (cells,) constant baseline b (trace units); y ≈ c + b + noise.
+        baseline: (cells, T) baseline b_t (trace units; constant unless the slow baseline was
+            removed); y ≈ c + b + noise.
         g: (cells, order) AR coefficients used.
         sn: (cells,) noise standard deviation σ (trace units).
         lam: (cells,) sparsity penalty λ used (given, or found by the noise constraint).

@@ -59,6 +59,24 @@ def phi(tbl, k):
 
 
 @njit(cache=True)
+def phi_table(g1, g2, tbl):
+    """φ_k of the AR recurrence into ``tbl``; returns the prefix before it decayed below 1e-18."""
+    n = tbl.shape[0]
+    tbl[0] = 1.0
+    prev2 = 0.0
+    peak = 1.0
+    for k in range(1, n):
+        cur = g1 * tbl[k - 1] + g2 * prev2
+        prev2 = tbl[k - 1]
+        tbl[k] = cur
+        if abs(cur) > peak:
+            peak = abs(cur)
+        if abs(cur) < 1e-18 * peak and abs(prev2) < 1e-18 * peak:
+            return tbl[: k + 1]
+    return tbl
+
+
+@njit(cache=True)
 def pool_value(pools, i, b, lam, g1, g2, kappa, cphi, tbl, T, first_nonneg):
     """Best value v of pool i given its u (already stored) and (b, λ); stores V, CL, CL2."""
     t0 = int(pools[i, T0])
