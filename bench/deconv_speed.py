@@ -215,8 +215,8 @@ def suite2p_rows(y0: np.ndarray, sim: simulate.Simulation, repeats: int) -> list
             )
             info = json.loads(proc.stdout.strip().splitlines()[-1])
             versions = {k: info[k] for k in ("suite2p", "numba", "numpy")}
-            part = ("suite2p terms: its baseline preprocessing + oasis, drifting baseline"
-                    if preprocess else "suite2p terms: oasis alone, lam = 0, true tau, b = 0")
+            part = ("suite2p terms: own baseline, drifting b" if preprocess
+                    else "suite2p terms: λ = 0, true τ, b = 0")
             median = float(np.median(info["times_s"]))
             rows.append({
                 "case": "AR(1)", "part": part, "method": "suite2p (subprocess, float32)",

@@ -129,3 +129,9 @@ def test_bad_input(ar1_sim, kwargs, match):
     traces, fs = args.pop("traces"), args.pop("fs")
     with pytest.raises(InputError, match=match):
         calscope.deconvolve(traces, fs, **args)
+
+
+def test_noise_estimate_ignores_padding(ar1_sim):
+    y = ar1_sim.fluorescence[0].astype(np.float64)
+    padded = np.concatenate([y, np.full(3000, np.nan)])
+    assert noise_sigma(padded, 30.0)[0] == pytest.approx(noise_sigma(y, 30.0)[0], rel=1e-9)

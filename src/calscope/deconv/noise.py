@@ -47,15 +47,21 @@ def noise_sigma(traces: np.ndarray, fs: float, band: tuple[float, float] = (0.25
     Returns:
         (cells,) σ in the traces' units.
     """
-    y = fill_gaps(np.atleast_2d(traces))
-    T = y.shape[1]
-    nperseg = int(min(256, T))
-    freqs, psd = signal.welch(y, fs=1.0, nperseg=nperseg, detrend="constant", axis=-1)
-    sel = (freqs >= band[0]) & (freqs <= band[1])
-    if not sel.any():
-        sel = freqs >= freqs.max() / 2
-    # one-sided PSD at fs = 1: white noise of variance σ² has PSD 2σ²
-    return np.sqrt(np.mean(psd[:, sel], axis=1) / 2.0)
+    rows = np.atleast_2d(traces)
+    out = np.full(rows.shape[0], np.nan)
+    for i, row in enumerate(rows):
+        finite = np.flatnonzero(np.isfinite(row))
+        if finite.size < 2:
+            continue
+        # only the observed span: leading/trailing padding must not dilute the spectrum
+        y = fill_gaps(row[finite[0]: finite[-1] + 1])
+        freqs, psd = signal.welch(y, fs=1.0, nperseg=int(min(256, y.size)), detrend="constant")
+        sel = (freqs >= band[0]) & (freqs <= band[1])
+        if not sel.any():
+            sel = freqs >= freqs.max() / 2
+        # one-sided PSD at fs = 1: white noise of variance σ² has PSD 2σ²
+        out[i] = np.sqrt(np.mean(psd[sel]) / 2.0)
+    return out
 
 
 def autocovariance(traces: np.ndarray, max_lag: int) -> np.ndarray:
