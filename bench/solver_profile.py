@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from calscope.deconv import oasis
-from calscope.deconv.noise import baseline_guess
+from calscope.deconv.baseline import baseline_guess
 
 FS = 30.0
 SN = 0.3
@@ -101,7 +101,7 @@ def matrix_profile(n_cells, T, peer_cells):
 
             def ours(Y=Y, W=W, G=G, z=z, sn=sn, fit_b=fit_b):
                 # free b starts, as calscope.deconvolve does, at baseline_guess (timed too)
-                b0 = baseline_guess(Y, sn) if fit_b else z
+                b0 = baseline_guess(Y) if fit_b else z
                 oasis.solve_matrix(Y, W, G, z, b0, sn, fit_b, True, False, z)
             t_ours = best_of(ours, 2)
             t_peer = peer(name, Y, g1, g2, fit_b, peer_cells)

@@ -101,8 +101,9 @@ def deconvolve_command(
     input: Annotated[Path, typer.Argument(help="Traces: .npy, .csv (Spikefinder), .mat, .h5, "
                                           "CASCADE .mat, or a Suite2p output folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .npy (cells × T float32 "
-                                      "spikes per frame), .csv (Spikefinder layout) or .npz "
-                                      "(every result field and the input's row indices).")],
+                                      "spikes per frame; T for a 1-D input), .csv "
+                                      "(Spikefinder layout) or .npz (every result field, "
+                                      "cells × T, and the input's row indices).")],
     fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
                                                 "format carries it.")] = None,
     method: Annotated[str, typer.Option(help=f"Spike inference method: {', '.join(METHODS)}.")]
@@ -138,7 +139,7 @@ def deconvolve_command(
     result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
                                 method=method, order=order, penalty=penalty, lam=lam,
                                 baseline=base.baseline, baseline_window_s=base.baseline_window_s)
-    write_result(out, result, data.rows, names=data.names)
+    write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)

@@ -85,6 +85,20 @@ def test_deconvolve_round_trip(tmp_path, sim, fmt, out_fmt):
     assert _no_leftovers(tmp_path)
 
 
+def test_deconvolve_1d_npy_gives_1d_npy(tmp_path, sim):
+    y = sim.fluorescence[0].astype(np.float64).copy()
+    y[-50:] = np.nan
+    y[100:105] = np.nan
+    np.save(tmp_path / "in.npy", y)
+    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--out", tmp_path / "out.npy")
+    assert out.exit_code == 0, out.output
+    spikes = np.load(tmp_path / "out.npy")
+    assert spikes.shape == y.shape and spikes.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(spikes), np.isnan(y))
+    np.testing.assert_allclose(spikes, calscope.deconvolve(y, 30.0).spikes, rtol=1e-4, atol=1e-5)
+    assert _no_leftovers(tmp_path)
+
+
 def test_suite2p_folder_needs_fs(tmp_path, sim):
     folder = tmp_path / "plane0"
     folder.mkdir()

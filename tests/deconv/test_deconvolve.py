@@ -6,6 +6,7 @@ import pytest
 import calscope
 from calscope import simulate
 from calscope.deconv import ar_coefficients, deconvolve, noise_sigma
+from calscope.deconv.kinetics import shrink_decay
 from calscope.errors import InputError
 
 
@@ -49,6 +50,35 @@ def test_estimators(ar1_sim):
     np.testing.assert_allclose(sn, 0.3, rtol=0.1)
     g = ar_coefficients(ar1_sim.fluorescence, 30.0, sn, 1)
     np.testing.assert_allclose(g[:, 0], 0.95, atol=0.03)
+
+
+def test_raw_estimate_recovers_a_fast_decay_and_the_prior_shrinks_it():
+    sim = simulate.traces(6, 6000, 30.0, g=[0.85], sn=0.2, rate_hz=0.5, amplitude=1.0, seed=3)
+    sn = noise_sigma(sim.fluorescence, 30.0)
+    raw = ar_coefficients(sim.fluorescence, 30.0, sn, 1, prior_weight=0.0)[:, 0]
+    np.testing.assert_allclose(raw, 0.85, atol=0.045)
+    shrunk = ar_coefficients(sim.fluorescence, 30.0, sn, 1)[:, 0]
+    # τ shrunk halfway (in log) toward 0.7 s: the geometric mean of the two time constants
+    tau_raw, tau_shrunk = -1 / (30 * np.log(raw)), -1 / (30 * np.log(shrunk))
+    np.testing.assert_allclose(tau_shrunk, np.sqrt(tau_raw * 0.7), rtol=1e-9)
+
+
+def test_shrink_decay_bounds():
+    fs = 30.0
+    g = np.exp(-1 / (0.3 * fs))
+    assert shrink_decay(g, fs, 0.0) == pytest.approx(g)
+    assert shrink_decay(g, fs, 1.0) == pytest.approx(np.exp(-1 / (0.7 * fs)))
+    # an integrator-like estimate (τ = 100 s, a tonically firing cell) is capped at 2 s
+    assert shrink_decay(np.exp(-1 / (100 * fs)), fs, 0.0) == pytest.approx(np.exp(-1 / (2 * fs)))
+
+
+def test_ar2_estimate_keeps_rise_below_decay(ar1_sim):
+    sn = noise_sigma(ar1_sim.fluorescence, 30.0)
+    g = ar_coefficients(ar1_sim.fluorescence, 30.0, sn, 2)
+    disc = g[:, 0] ** 2 + 4 * g[:, 1]
+    assert np.all(disc >= 0)
+    d = (g[:, 0] + np.sqrt(disc)) / 2
+    assert np.all((d > 0) & (d < 1))
 
 
 def test_result_fields_and_shapes(ar1_sim):
@@ -135,3 +165,11 @@ def test_noise_estimate_ignores_padding(ar1_sim):
     y = ar1_sim.fluorescence[0].astype(np.float64)
     padded = np.concatenate([y, np.full(3000, np.nan)])
     assert noise_sigma(padded, 30.0)[0] == pytest.approx(noise_sigma(y, 30.0)[0], rel=1e-9)
+
+
+def test_scalar_g_for_order_1(ar1_sim):
+    a = deconvolve(ar1_sim.fluorescence[:2], 30.0, order=1, g=0.95, sn=0.3)
+    b = deconvolve(ar1_sim.fluorescence[:2], 30.0, order=1, g=[0.95], sn=0.3)
+    np.testing.assert_array_equal(a.spikes, b.spikes)
+    with pytest.raises(InputError, match="g: expected 2"):
+        deconvolve(ar1_sim.fluorescence[:2], 30.0, order=2, g=0.95)

@@ -38,9 +38,22 @@ def test_npy_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded, SPIKES)
 
 
-def test_1d_spikes_become_one_row(tmp_path: Path) -> None:
+def test_1d_spikes_keep_their_shape(tmp_path: Path) -> None:
     write_spikes(tmp_path / "s.npy", SPIKES[0])
-    assert np.load(tmp_path / "s.npy").shape == (1, 25)
+    assert np.load(tmp_path / "s.npy").shape == (25,)
+    write_spikes(tmp_path / "s.csv", SPIKES[0])
+    assert read_traces(tmp_path / "s.csv", fs=30).traces.shape == (1, 25)
+
+
+def test_result_of_a_1d_input(tmp_path: Path) -> None:
+    one = Deconvolution(calcium=SPIKES[:1], spikes=SPIKES[:1], baseline=np.zeros((1, 25)),
+                        g=np.full((1, 1), 0.9), sn=np.full(1, 0.1), lam=np.ones(1), fs=30.0)
+    write_result(tmp_path / "s.npy", one, np.arange(1), was_1d=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), SPIKES[0])
+    write_result(tmp_path / "r.npz", one, np.arange(1), was_1d=True)
+    assert np.load(tmp_path / "r.npz")["spikes"].shape == (1, 25)
+    with pytest.raises(ValueError):
+        write_result(tmp_path / "s.npy", _result(), np.arange(3), was_1d=True)
 
 
 def test_csv_round_trip_with_nan_as_empty_field(tmp_path: Path) -> None:

@@ -7,45 +7,25 @@ from typing import Literal
 
 import numpy as np
 
-from calscope.deconv.noise import ar_coefficients, baseline_guess, noise_sigma, slow_baseline
+from calscope.deconv.baseline import baseline_guess, slow_baseline
+from calscope.deconv.kinetics import ar_coefficients
+from calscope.deconv.noise import noise_sigma
 from calscope.deconv.oasis import solve_matrix
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
-
-MIN_SAMPLES = 10
+from calscope.validation import as_trace_matrix, check_fs, check_usable
 
 
 def check_traces(traces: np.ndarray, fs: float, name: str = "traces") -> tuple[np.ndarray, np.ndarray]:
     """Validate traces and fs; return ((cells, T) float64 array, bool mask of unusable rows).
 
-    Unusable rows (all NaN, or constant over their finite samples) are reported by the caller
+    Unusable rows (all NaN, constant, or fewer than 10 finite samples) are reported by the caller
     and give NaN output; raises `InputError` if no row is usable.
     """
-    y = np.asarray(traces)
-    if y.dtype.kind not in "fiub":
-        raise InputError(f"{name}: expected a numeric array, got dtype {y.dtype}; "
-                         "convert the traces to floats")
-    if y.ndim not in (1, 2):
-        raise InputError(f"{name}: expected (cells, T) or (T,) traces, got a {y.ndim}-D array "
-                         f"of shape {y.shape}; pass one trace per row")
-    y = np.atleast_2d(y).astype(np.float64)
-    if y.shape[0] == 0:
-        raise InputError(f"{name}: no traces (0 rows); pass at least one trace")
-    if y.shape[1] < MIN_SAMPLES:
-        raise InputError(f"{name}: only {y.shape[1]} samples per trace; at least {MIN_SAMPLES} "
-                         "are needed (is the array transposed? rows are cells, columns time)")
-    if not (np.isfinite(fs) and fs > 0):
-        raise InputError(f"fs: the sampling rate must be a positive number of Hz, got {fs}")
+    y = as_trace_matrix(traces, name)
+    check_fs(fs)
     y[np.isinf(y)] = np.nan
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(y)
-        lo = np.where(finite, y, np.inf).min(axis=1)
-        hi = np.where(finite, y, -np.inf).max(axis=1)
-    bad = (finite.sum(axis=1) < MIN_SAMPLES) | ~(hi > lo)
-    if bad.all():
-        raise InputError(f"{name}: every trace is all NaN or constant; nothing to deconvolve "
-                         "(check the file holds fluorescence traces)")
-    return y, bad
+    return y, check_usable(y, name)
 
 
 def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
@@ -65,7 +45,8 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         fs: sampling rate in Hz.
         order: AR order of the calcium dynamics, 1 (instant rise) or 2 (rise and decay).
         penalty: "l1" (convex, OASIS) or "l0" (hard threshold: every spike ≥ s_min).
-        g: AR coefficients, (order,) for all cells or (cells, order); estimated when None.
+        g: AR coefficients, (order,) for all cells (a number for order 1) or (cells, order);
+            estimated per cell when None (`calscope.deconv.kinetics.ar_coefficients`).
         sn: noise σ in trace units, scalar or (cells,); estimated when None.
         lam: L1 penalty λ, scalar or (cells,); None = noise-constrained.
         baseline: True (default) removes a slow baseline (a low running quantile over
@@ -110,7 +91,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     if np.any(lam_arr < 0):
         raise InputError(f"lam: the sparsity penalty must be ≥ 0, got {lam}")
     if fit_constant:
-        b0 = baseline_guess(y, sn_arr)
+        b0 = baseline_guess(y)
     else:
         b0 = np.full(n_cells, 0.0 if isinstance(baseline, bool) else float(baseline))
     smin = np.full(n_cells, 0.0 if s_min is None else float(s_min))
@@ -143,6 +124,8 @@ def _per_cell(value: np.ndarray | float, n_cells: int, name: str) -> np.ndarray:
 
 def _ar_matrix(g: np.ndarray, n_cells: int, order: int) -> np.ndarray:
     arr = np.asarray(g, dtype=np.float64)
+    if arr.ndim == 0 and order == 1:
+        arr = arr[None]
     if arr.ndim == 1 and arr.shape[0] == order:
         return np.tile(arr, (n_cells, 1))
     if arr.shape == (n_cells, order):

@@ -3,16 +3,13 @@
 Only this package touches files; every other stage works on arrays.
 """
 
+from calscope.io.cascade import CascadeTrial, cascade_trial_table, frame_times, read_cascade_trials
 from calscope.io.ground_truth import (
-    CascadeTrial,
     GroundTruthRecording,
     cascade_dataset_dirs,
-    cascade_trial_table,
-    frame_times,
     load_cascade_dataset,
     load_cascade_neuron,
     load_spikefinder,
-    read_cascade_trials,
 )
 from calscope.io.shared_data import shared_data_dir
 from calscope.io.traces import TraceData, bad_rows, read_traces, validate_traces

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from scipy.io import loadmat
-from scipy.io.matlab import MatReadError
 
-from calscope.errors import InputError
+from calscope.errors import InputError, unreadable
+from calscope.io.cascade import cascade_trial_table
+from calscope.io.matlab import load_mat
+from calscope.validation import as_trace_matrix, check_fs, check_usable, unusable_rows
 
-MIN_SAMPLES = 10
 NEUROPIL_COEFF = 0.7
 SUPPORTED = ".npy, .csv, .mat, .h5, .hdf5 or a Suite2p output folder"
-_MAT_ERRORS = (MatReadError, OSError, EOFError, ValueError, IndexError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -83,20 +82,19 @@ def read_traces(
         require_fs: raise when neither the file nor ``fs`` gives a sampling rate.
 
     Returns:
-        TraceData with traces (cells, T) float32. Rows that are all NaN or constant are kept
-        (see ``bad_rows``); only a file in which every row is bad is refused.
+        TraceData with traces (cells, T) float32. Unusable rows (all NaN, constant, or fewer
+        than 10 finite samples) are kept (see ``bad_rows``); only a file in which every row
+        is unusable is refused.
     """
     if fs is not None:
-        fs = _positive_rate(fs, f"fs={fs!r} given for {path}")
+        fs = check_fs(fs, f"{path}: fs")
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; check the path")
     read = _dispatch(path, key, all_rois)
     rate = fs if fs is not None else read.fs
-    validate_traces(read.values, rate, str(path), require_fs=require_fs)
-    values = np.asarray(read.values)
-    was_1d = values.ndim == 1
-    traces = np.atleast_2d(values).astype(np.float32)
+    checked = validate_traces(read.values, rate, str(path), require_fs=require_fs)
+    traces = checked.astype(np.float32)
     rows = np.arange(len(traces)) if read.rows is None else read.rows
     names = read.names or tuple(f"row {row}" for row in rows)
     return TraceData(
@@ -106,73 +104,39 @@ def read_traces(
         names=tuple(names),
         source=str(path),
         fmt=read.fmt,
-        was_1d=was_1d,
+        was_1d=np.ndim(read.values) == 1,
     )
 
 
 def bad_rows(traces: np.ndarray) -> np.ndarray:
-    """Indices (int64) of rows of ``traces`` (cells, T) that are all NaN or constant.
+    """Indices (int64) of the unusable rows of ``traces`` ((cells, T) or (T,)).
 
-    Constant means all finite samples are equal (one finite sample counts as constant). A 1-D
-    trace counts as one row.
+    Unusable: all NaN, constant over the finite samples, or fewer than 10 finite samples (see
+    ``calscope.validation.unusable_rows``). A 1-D trace counts as one row.
     """
-    values = np.atleast_2d(np.asarray(traces))
-    if not np.issubdtype(values.dtype, np.floating):
-        values = values.astype(np.float64)
-    finite = np.isfinite(values)
-    high = np.where(finite, values, -np.inf).max(axis=1, initial=-np.inf)
-    low = np.where(finite, values, np.inf).min(axis=1, initial=np.inf)
-    return np.flatnonzero(~(high > low)).astype(np.int64)
+    return np.flatnonzero(unusable_rows(traces)).astype(np.int64)
 
 
 def validate_traces(
     traces: np.ndarray, fs: float | None, source: str, *, require_fs: bool = True
-) -> None:
+) -> np.ndarray:
     """Check that ``traces`` ((cells, T) or (T,), any units) and ``fs`` (Hz) can be analysed.
 
-    Raises InputError (message starting with ``source``) when traces are not real numbers, not
-    1-D or 2-D, hold no cell, have fewer than 10 samples, contain ±inf, or every row is all
-    NaN or constant; when ``fs`` is not a finite positive number; or when ``fs`` is None and
-    ``require_fs`` is set.
+    Returns the traces as a new (cells, T) float64 array. Raises InputError (message starting
+    with ``source``) when traces are not real numbers, not 1-D or 2-D, hold no cell, have
+    fewer than 10 samples, contain ±inf, or every row is unusable (see ``bad_rows``); when
+    ``fs`` is not a finite positive number; or when ``fs`` is None and ``require_fs`` is set.
     """
-    values = np.asarray(traces)
-    if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
-        raise InputError(f"{source}: traces must be real numbers, got dtype {values.dtype}")
-    if values.ndim not in (1, 2):
-        raise InputError(
-            f"{source}: expected traces as (cells, T) or (T,), got a {values.ndim}-D array of "
-            f"shape {values.shape}; save one 2-D cells × time array"
-        )
-    cells, samples = (1, values.size) if values.ndim == 1 else values.shape
-    if cells == 0:
-        raise InputError(f"{source}: holds no traces (shape {values.shape})")
-    if samples < MIN_SAMPLES:
-        raise InputError(
-            f"{source}: only {samples} samples per trace, at least {MIN_SAMPLES} are needed; "
-            "traces are (cells, T): transpose the array if cells and time are swapped"
-        )
+    values = as_trace_matrix(traces, source)
     if np.isinf(values).any():
         raise InputError(f"{source}: contains infinite values; mark missing samples as NaN")
     if fs is None:
         if require_fs:
             raise InputError(f"{source}: no sampling rate is known: pass --fs HZ (fs= in Python)")
     else:
-        _positive_rate(fs, f"{source}: fs={fs!r}")
-    if len(bad_rows(values)) == cells:
-        raise InputError(
-            f"{source}: every trace is all NaN or constant; check that it holds fluorescence"
-        )
-
-
-def _positive_rate(fs: object, where: str) -> float:
-    """``fs`` as a float; InputError mentioning ``where`` unless it is finite and positive."""
-    try:
-        rate = float(fs)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        rate = math.nan
-    if not (math.isfinite(rate) and rate > 0):
-        raise InputError(f"{where}: the sampling rate must be a positive number of Hz (--fs 30)")
-    return rate
+        check_fs(fs, f"{source}: fs")
+    check_usable(values, source)
+    return values
 
 
 def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
@@ -197,19 +161,11 @@ def _only_for(key: str | None, path: Path, kind: str) -> None:
         raise InputError(f"{path}: key={key!r} does not apply to {kind}; leave it out")
 
 
-def _unreadable(path: Path, kind: str, error: Exception) -> InputError:
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return InputError(
-        f"{path}: cannot read this {kind} file ({reason}); it may be empty, truncated or "
-        "of another format: re-export it"
-    )
-
-
 def _load_npy(path: Path, *, allow_pickle: bool = False) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError) as error:
-        raise _unreadable(path, "NPY", error) from error
+        raise unreadable(path, "NPY", error) from error
 
 
 def _read_csv(path: Path) -> _Read:
@@ -226,7 +182,7 @@ def _read_csv(path: Path) -> _Read:
                 if record:
                     samples.append(_csv_row(path, reader.line_num, record, names))
     except (UnicodeDecodeError, csv.Error) as error:
-        raise _unreadable(path, "CSV", error) from error
+        raise unreadable(path, "CSV", error) from error
     if not samples:
         raise InputError(f"{path}: has a header row but no data rows")
     return _Read(np.array(samples, dtype=np.float64).T, fmt="csv", names=names)
@@ -291,15 +247,6 @@ def _pick(path: Path, key: str | None, arrays: dict[str, tuple[tuple[int, ...], 
     )
 
 
-def load_mat(path: Path) -> dict[str, np.ndarray]:
-    """The variables of a MATLAB v5 file; NotImplementedError for v7.3 (HDF5) files."""
-    try:
-        contents = loadmat(path)
-    except _MAT_ERRORS as error:
-        raise _unreadable(path, "MATLAB", error) from error
-    return {name: value for name, value in contents.items() if not name.startswith("__")}
-
-
 def _read_mat(path: Path, key: str | None) -> _Read:
     try:
         variables = load_mat(path)
@@ -328,16 +275,15 @@ def _read_hdf5(path: Path, key: str | None, *, fmt: str) -> _Read:
             name = _pick(path, None if key is None else key.strip("/"), arrays)
             values = np.asarray(handle[name][()])
     except OSError as error:
-        raise _unreadable(path, "HDF5", error) from error
+        raise unreadable(path, "HDF5", error) from error
     return _Read(values.T if fmt == "mat" else values, fmt=fmt)
 
 
 def _read_cascade(path: Path) -> _Read:
     """A CASCADE ground-truth file: trials as rows, NaN-padded to the longest trial."""
-    from calscope.io.ground_truth import cascade_trial_table  # it builds on this module
-
     values, rate, rows = cascade_trial_table(path)
-    return _Read(values, fmt="cascade", fs=rate, rows=rows, names=tuple(f"trial {r}" for r in rows))
+    names = tuple(f"trial {row}" for row in rows)
+    return _Read(values, fmt="cascade", fs=rate, rows=rows, names=names)
 
 
 def _read_suite2p(folder: Path, all_rois: bool) -> _Read:
@@ -388,4 +334,4 @@ def _suite2p_rate(ops_path: Path) -> float | None:
     ops = _load_npy(ops_path, allow_pickle=True)
     settings = ops.item() if ops.dtype == object and ops.size == 1 else {}
     rate = settings.get("fs") if isinstance(settings, dict) else None
-    return None if rate is None else _positive_rate(rate, f"{ops_path}: fs={rate!r}")
+    return None if rate is None else check_fs(rate, f"{ops_path}: fs")

@@ -51,26 +51,26 @@ def atomic_open(path: str | Path, *, text: bool = False) -> Iterator[IO[Any]]:
 def write_spikes(
     path: str | Path, spikes: np.ndarray, *, names: Sequence[str] | None = None
 ) -> Path:
-    """Write spikes (cells, T) (a 1-D array is one cell) to ``.npy`` or ``.csv``.
+    """Write spikes (cells, T), or (T,) for one cell, to ``.npy`` or ``.csv``.
 
-    ``.npy`` holds a float32 (cells, T) array. ``.csv`` uses the Spikefinder layout: a header
-    row of ``names`` (default "0", "1", ...), one column per cell, one row per frame, NaN
-    written as an empty field. Returns the path written.
+    ``.npy`` holds float32 spikes in the shape given: (cells, T), or (T,) for a 1-D array.
+    ``.csv`` uses the Spikefinder layout: a header row of ``names`` (default "0", "1", ...),
+    one column per cell, one row per frame, NaN written as an empty field. Returns the path
+    written.
     """
     path = Path(path)
     suffix = _check_suffix(path, SPIKE_FORMATS)
     values = np.asarray(spikes, dtype=np.float32)
-    if values.ndim == 1:
-        values = values[np.newaxis]
-    if values.ndim != 2:
-        raise InputError(f"{path}: spikes must be (cells, T), got shape {values.shape}")
-    labels = _labels(path, names, len(values))
+    if values.ndim not in (1, 2):
+        raise InputError(f"{path}: spikes must be (cells, T) or (T,), got shape {values.shape}")
+    by_cell = np.atleast_2d(values)
+    labels = _labels(path, names, len(by_cell))
     if suffix == ".npy":
         with atomic_open(path) as handle:
             np.save(handle, values)
     else:
         with atomic_open(path, text=True) as handle:
-            _write_csv(handle, values, labels)
+            _write_csv(handle, by_cell, labels)
     return path
 
 
@@ -80,19 +80,26 @@ def write_result(
     rows: np.ndarray,
     *,
     names: Sequence[str] | None = None,
+    was_1d: bool = False,
 ) -> Path:
     """Write a result dataclass (e.g. ``Deconvolution``) for the input rows ``rows``.
 
-    ``.npz``: every field of ``result`` (scalars as 0-d arrays; fields that are None are left
-    out), plus ``rows`` (cells,) int64 and, when given, ``names`` (cells,) str.
-    ``.npy``/``.csv``: ``result.spikes`` only, through ``write_spikes``. Returns the path.
+    ``.npz``: every field of ``result`` as it is (scalars as 0-d arrays; fields that are None
+    are left out), plus ``rows`` (cells,) int64 and, when given, ``names`` (cells,) str.
+    ``.npy``/``.csv``: ``result.spikes`` only, through ``write_spikes``. ``was_1d`` says the
+    input was one (T,) trace: ``.npy`` output is then (T,) like the input, while ``.npz``
+    keeps the result's (1, T) fields beside ``rows`` and ``.csv`` is one column either way.
+    Returns the path.
     """
     path = Path(path)
     suffix = _check_suffix(path, RESULT_FORMATS)
     if not dataclasses.is_dataclass(result) or isinstance(result, type):
         raise TypeError(f"result must be a dataclass instance, got {type(result).__name__}")
     if suffix != ".npz":
-        return write_spikes(path, result.spikes, names=names)
+        spikes = np.asarray(result.spikes)
+        if was_1d:  # (1, T) → (T,); more than one cell cannot be reshaped and raises
+            spikes = spikes.reshape(spikes.shape[-1])
+        return write_spikes(path, spikes, names=names)
     arrays = {
         field.name: np.asarray(getattr(result, field.name))
         for field in dataclasses.fields(result)
