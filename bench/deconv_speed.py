@@ -130,7 +130,9 @@ def solver_rows(y0: np.ndarray, sim: simulate.Simulation, case: str,
         y = y0 + BASELINE if with_b else y0
         part = "solver, b optimized" if with_b else "solver, b = 0"
         peer = partial(_oasis_constrained_loop, y, g, sn, with_b)
-        ours = partial(_calscope_spikes, y, order=g.size, g=g, sn=sn, baseline=with_b)
+        # the same problem as optimize_b: one constant baseline fitted jointly (exactly)
+        ours = partial(_calscope_spikes, y, order=g.size, g=g, sn=sn,
+                       baseline="constant" if with_b else False)
         rows.append(_row(case, part, "oasis-deconv (loop)", peer, y.size, sim.spikes, repeats))
         rows.append(_row(case, part, "calscope", ours, y.size, sim.spikes, repeats))
     return rows
@@ -196,7 +198,7 @@ def suite2p_rows(y0: np.ndarray, sim: simulate.Simulation, repeats: int) -> list
     Without preprocessing both get the baseline-free traces and the true g (Suite2p: its tau)
     and no sparsity penalty. With preprocessing the traces get BASELINE plus a slow random
     drift (same spikes and noise); Suite2p subtracts its maximin baseline (60 s window),
-    calscope runs its default call (constant baseline, g and λ estimated).
+    calscope runs its default call (slow baseline removed, g, σ and λ estimated).
     """
     python = ensure_suite2p_venv()
     g = float(sim.g[0, 0])

@@ -94,15 +94,15 @@ def matrix_profile(n_cells, T, peer_cells):
     for name, (g1, g2) in KERNELS.items():
         for fit_b in (False, True):
             Y = simulate(n_cells, T, g1, g2, OFFSET if fit_b else 0.0, seed=2)
-            W = np.ones_like(Y)
+            skip = np.zeros(n_cells, dtype=bool)
             G = np.tile([g1, g2], (n_cells, 1))
             z = np.zeros(n_cells)
             sn = np.full(n_cells, SN)
 
-            def ours(Y=Y, W=W, G=G, z=z, sn=sn, fit_b=fit_b):
+            def ours(Y=Y, skip=skip, G=G, z=z, sn=sn, fit_b=fit_b):
                 # free b starts, as calscope.deconvolve does, at baseline_guess (timed too)
                 b0 = baseline_guess(Y) if fit_b else z
-                oasis.solve_matrix(Y, W, G, z, b0, sn, fit_b, True, False, z)
+                oasis.solve_matrix(Y, skip, G, z, b0, sn, fit_b, True, False, z)
             t_ours = best_of(ours, 2)
             t_peer = peer(name, Y, g1, g2, fit_b, peer_cells)
             ours = Y.size / t_ours / 1e6

@@ -173,3 +173,32 @@ def test_scalar_g_for_order_1(ar1_sim):
     np.testing.assert_array_equal(a.spikes, b.spikes)
     with pytest.raises(InputError, match="g: expected 2"):
         deconvolve(ar1_sim.fluorescence[:2], 30.0, order=2, g=0.95)
+
+
+@pytest.mark.parametrize("T", [10, 37, 256, 10001])
+def test_noise_spectrum_matches_scipy_welch(T):
+    from scipy import signal
+
+    from calscope.deconv.noise import _welch_sigma
+
+    rng = np.random.default_rng(T)
+    y = np.cumsum(rng.normal(size=(3, T)), axis=1) * 0.1 + rng.normal(size=(3, T))
+    f, p = signal.welch(y, fs=1.0, nperseg=min(256, T), detrend="constant", axis=-1)
+    sel = (f >= 0.25) & (f <= 0.5)
+    np.testing.assert_allclose(_welch_sigma(y, (0.25, 0.5)), np.sqrt(p[:, sel].mean(-1) / 2),
+                               rtol=1e-12)
+
+
+def test_slow_baseline_follows_drift_and_ignores_gaps():
+    from calscope.deconv.baseline import slow_baseline
+
+    rng = np.random.default_rng(0)
+    t = np.arange(9000) / 30.0
+    drift = 0.5 * np.sin(2 * np.pi * t / 600.0)  # drift over minutes
+    y = drift + 0.1 * rng.normal(size=t.size)
+    y[2000:2600] = np.nan
+    b = slow_baseline(y[None], 30.0)[0]
+    assert np.all(np.isfinite(b))
+    # a low quantile of the noise sits about one σ below the drift
+    assert np.abs((b - drift)[300:-300] + 0.1).max() < 0.12
+    assert np.all(np.isnan(slow_baseline(np.full((1, 100), np.nan), 30.0)))

@@ -73,15 +73,15 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     n_cells = y.shape[0]
     for i in np.flatnonzero(bad):
         warnings.warn(f"row {i}: trace is all NaN or constant; its output is NaN", stacklevel=2)
-    mask = np.isfinite(y) & ~bad[:, None]
-    good = ~bad
+    good = slice(None) if not bad.any() else ~bad  # a slice avoids copying every trace
     sn_arr = _per_cell(sn, n_cells, "sn") if sn is not None else np.zeros(n_cells)
     if sn is None:
         sn_arr[good] = noise_sigma(y[good], fs)
-    drift = np.zeros_like(y)
+    drift = None
     if baseline is True:
+        drift = np.zeros_like(y)
         drift[good] = slow_baseline(y[good], fs, baseline_window_s)
-        y = y - drift
+        y -= drift
     g_arr = np.zeros((n_cells, order))
     if g is None:
         g_arr[good] = ar_coefficients(y[good], fs, sn_arr[good], order)
@@ -97,12 +97,10 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     smin = np.full(n_cells, 0.0 if s_min is None else float(s_min))
     G = np.zeros((n_cells, 2))
     G[:, :order] = g_arr
-    C, S, B, LAM, _ = solve_matrix(np.where(mask, y, 0.0), mask.astype(np.float64), G, lam_arr,
-                                   b0, sn_arr, fit_constant,
-                                   lam is None, penalty == "l0", smin)
-    base = drift + B[:, None]
-    for arr in (C, S, base):
-        arr[~mask] = np.nan
+    C, S, B, LAM, _ = solve_matrix(y, bad, G, lam_arr, b0, sn_arr, fit_constant, lam is None,
+                                   penalty == "l0", smin)
+    # the baseline is NaN exactly where the spikes are (missing samples, unusable rows)
+    base = np.where(np.isnan(S), np.nan, B[:, None] if drift is None else drift + B[:, None])
     sn_arr[bad] = np.nan
     g_arr[bad] = np.nan
     if was_1d:

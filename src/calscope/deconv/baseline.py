@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from numba import njit, prange
 
 BASELINE_QUANTILE = 15.0
 
@@ -25,18 +25,71 @@ def baseline_guess(traces: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(low), low, 0.0)
 
 
-def _block_levels(y: np.ndarray, block: int, quantile: float) -> np.ndarray:
-    """(rows, n_blocks) ``quantile`` percentile of each whole block of ``block`` samples."""
-    n = y.shape[1] // block
-    blocks = y[:, : n * block].reshape(y.shape[0], n, block)
-    complete = np.isfinite(blocks).all(axis=(1, 2))
-    levels = np.empty((y.shape[0], n))
-    levels[complete] = np.percentile(blocks[complete], quantile, axis=2)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for i in np.flatnonzero(~complete):
-            levels[i] = np.nanpercentile(blocks[i], quantile, axis=1)
-    return levels
+@njit(cache=True)
+def _quantile(x, n, q):
+    """``q`` percentile (numpy's linear rule) of the first ``n`` values of x (reordered)."""
+    pos = q / 100.0 * (n - 1)
+    lo = int(np.floor(pos))
+    part = np.partition(x[:n], lo)
+    value = part[lo]
+    if lo + 1 < n:
+        value += (pos - lo) * (np.min(part[lo + 1:]) - value)
+    return value
+
+
+@njit(cache=True)
+def _finite_into(src, dst):
+    """Copy the finite values of ``src`` to the front of ``dst``; returns their number."""
+    n = 0
+    for v in src:
+        if np.isfinite(v):
+            dst[n] = v
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _row_baseline(row, block, q, out):
+    """Slow baseline of one trace (see `slow_baseline`) written into ``out``."""
+    T = row.shape[0]
+    n_blocks = T // block
+    scratch = np.empty(max(block, T))
+    centres = np.empty(n_blocks)
+    levels = np.empty(n_blocks)
+    m = 0
+    for k in range(n_blocks):
+        n = _finite_into(row[k * block:(k + 1) * block], scratch)
+        if n > 0:
+            centres[m] = (k + 0.5) * block
+            levels[m] = _quantile(scratch, n, q)
+            m += 1
+    if m < 2:
+        n = _finite_into(row, scratch)
+        out[:] = _quantile(scratch, n, q) if n > 0 else np.nan
+        return
+    # running minimum, then running mean, over three blocks (edges repeat the end value)
+    low = np.empty(m)
+    for k in range(m):
+        low[k] = min(levels[max(k - 1, 0)], levels[k], levels[min(k + 1, m - 1)])
+    for k in range(m):
+        levels[k] = (low[max(k - 1, 0)] + low[k] + low[min(k + 1, m - 1)]) / 3.0
+    k = 0
+    for t in range(T):
+        if t <= centres[0]:
+            out[t] = levels[0]
+        elif t >= centres[m - 1]:
+            out[t] = levels[m - 1]
+        else:
+            while centres[k + 1] < t:
+                k += 1
+            frac = (t - centres[k]) / (centres[k + 1] - centres[k])
+            out[t] = levels[k] + frac * (levels[k + 1] - levels[k])
+
+
+@njit(cache=True, parallel=True)
+def _baselines(y, block, q, out):
+    for i in prange(y.shape[0]):
+        _row_baseline(y[i], block, q, out[i])
 
 
 def slow_baseline(traces: np.ndarray, fs: float, window_s: float = 20.0,
@@ -48,33 +101,10 @@ def slow_baseline(traces: np.ndarray, fs: float, window_s: float = 20.0,
     blocks remove bumps from long bursts, and the result is interpolated linearly between block
     centres (held flat beyond the first and last). Removes drift and slow fluctuations on time
     scales ≳ ``window_s`` (keep it well above the indicator's decay time). NaN samples are
-    ignored; rows with fewer than two usable blocks get a constant; all-NaN rows get NaN.
+    ignored (blocks without data are skipped); rows with fewer than two usable blocks get their
+    overall quantile as a constant; all-NaN rows get NaN. All rows run in parallel (numba).
     """
-    y = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    cells, T = y.shape
-    block = max(1, int(round(window_s * fs / 4)))
-    n = T // block
+    y = np.ascontiguousarray(np.atleast_2d(traces), dtype=np.float64)
     out = np.empty_like(y)
-    levels = _block_levels(y, block, quantile) if n >= 2 else np.full((cells, 0), np.nan)
-    usable = np.isfinite(levels)
-    t = np.arange(T)
-    centres = (np.arange(n) + 0.5) * block
-    regular = usable.all(axis=1) & (n >= 2)
-    if regular.any():
-        smooth = uniform_filter1d(minimum_filter1d(levels[regular], 3, axis=1, mode="nearest"),
-                                  3, axis=1, mode="nearest")
-        pos = np.clip((t - centres[0]) / block, 0.0, n - 1.0)
-        lo = np.minimum(pos.astype(np.int64), n - 2)
-        frac = pos - lo
-        out[regular] = smooth[:, lo] * (1.0 - frac) + smooth[:, lo + 1] * frac
-    for i in np.flatnonzero(~regular):
-        good = usable[i]
-        if good.sum() >= 2:
-            row_levels = uniform_filter1d(minimum_filter1d(levels[i, good], 3, mode="nearest"),
-                                          3, mode="nearest")
-            out[i] = np.interp(t, centres[good], row_levels)
-        elif np.isfinite(y[i]).any():
-            out[i] = np.nanpercentile(y[i], quantile)
-        else:
-            out[i] = np.nan
+    _baselines(y, max(1, int(round(window_s * fs / 4))), float(quantile), out)
     return out

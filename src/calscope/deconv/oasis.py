@@ -19,8 +19,8 @@ Because the pool values are affine in (b, λ) for a fixed set of pools, the resi
 RSS = σ² T) and the optimal baseline are solved in closed form per pool set, then pools are
 merged again, until no merge happens.
 
-AR(1) has its own pool pass (`_push1`, `_sweep1_data`, `_sweep1_pools`): struct-of-arrays
-pools with only the sums the AR(1) value needs, the first pass reading (y, w) directly. With a
+AR(1) has its own pool pass (`_sweep1`): struct-of-arrays pools with only the sums the AR(1)
+value needs, the newest pool kept in registers, the first pass reading (y, w) directly. With a
 free baseline the pool phase also fits b (not exact on its own: `refine` finishes it from the
 pool support). Buffers are allocated once per chunk of cells (`_workspace`), not per cell.
 
@@ -63,80 +63,67 @@ def _workspace(T, general):
 
 # ---------------------------------------------------------------- AR(1) pools (struct of arrays)
 
-@njit(cache=True, inline="always")
-def _value1(A, F, G, S, i, b, lam):
-    """AR(1) pool value (A − b F − λ G) / S, 0 for a pool without observed samples."""
-    return (A[i] - b * F[i] - lam * G[i]) / S[i] if S[i] > 0.0 else 0.0
-
-
-@njit(cache=True, inline="always")
-def _push1(n, t0, ln, A, F, G, S, V, b, lam, s_min, tbl):
-    """Pool n−1 was just appended: merge it backwards while its spike is below s_min.
-
-    Returns the new number of pools and whether a merge happened.
-    """
-    merged = False
-    if n == 1 and V[0] < 0.0:
-        V[0] = 0.0
-    while n > 1:
-        top = n - 1
-        h = phi(tbl, ln[top - 1])
-        if S[top] > 0.0 and V[top] - h * V[top - 1] >= s_min:
-            break
-        A[top - 1] += h * A[top]
-        F[top - 1] += h * F[top]
-        G[top - 1] += h * G[top]
-        S[top - 1] += h * h * S[top]
-        ln[top - 1] += ln[top]
-        n -= 1
-        merged = True
-        V[n - 1] = _value1(A, F, G, S, n - 1, b, lam)
-        if n == 1 and V[0] < 0.0:
-            V[0] = 0.0
-    return n, merged
-
-
 @njit(cache=True)
-def _sweep1_data(y, w, g, b, lam, s_min, tbl, fw, iw):
-    """First AR(1) pass straight from (y, w): one pool per sample, merged on the fly."""
+def _sweep1(from_data, y, w, npools, g, b, lam, s_min, tbl, fw, iw):
+    """One AR(1) pool pass at (b, λ): returns (number of pools, whether any merge happened).
+
+    ``from_data``: build the pools from (y, w), one per sample to start with; otherwise
+    re-evaluate the ``npools`` existing pools (compacted in place). Each new element joins the
+    newest pool whenever its spike would fall below ``s_min``, and the newest pool then joins
+    its predecessors while their spike would. The newest pool lives in local variables (most
+    elements merge into it at once) and is written to the arrays only when a later element
+    starts a pool of its own. A pool's value is (A − b F − λ G) / S (0 without observed
+    samples); the first pool's value is clamped at ≥ 0.
+    """
     T = y.shape[0]
     t0, ln = iw[0], iw[1]
     A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
     kappa = 1.0 - g
-    n = 0
-    for t in range(T):
-        wt = w[t]
-        mu = kappa if t < T - 1 else 1.0  # μ_{T−1} = κ + g
-        t0[n] = t
-        ln[n] = 1
-        A[n] = wt * y[t]
-        F[n] = wt
-        G[n] = mu
-        S[n] = wt
-        V[n] = (A[n] - b * wt - lam * mu) / wt if wt > 0.0 else 0.0
-        n, _ = _push1(n + 1, t0, ln, A, F, G, S, V, b, lam, s_min, tbl)
-    return n
-
-
-@njit(cache=True)
-def _sweep1_pools(npools, b, lam, s_min, tbl, fw, iw):
-    """Re-evaluate the AR(1) pools at a new (b, λ) and merge violators; returns (n, merged)."""
-    t0, ln = iw[0], iw[1]
-    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
-    n = 0
+    count = T if from_data else npools
     merged = False
-    for j in range(npools):
-        if n != j:
-            t0[n] = t0[j]
-            ln[n] = ln[j]
-            A[n] = A[j]
-            F[n] = F[j]
-            G[n] = G[j]
-            S[n] = S[j]
-        V[n] = _value1(A, F, G, S, n, b, lam)
-        n, m = _push1(n + 1, t0, ln, A, F, G, S, V, b, lam, s_min, tbl)
-        merged |= m
-    return n, merged
+    n = 0  # pools stored below the newest one
+    top_l = 0  # no newest pool yet
+    top_t = 0
+    top_a = top_f = top_g = top_s = top_v = 0.0
+    for j in range(count):
+        if from_data:
+            e_t, e_l, e_s = j, 1, w[j]
+            e_a, e_f, e_g = w[j] * y[j], w[j], kappa if j < T - 1 else 1.0  # μ_{T−1} = κ + g
+        else:
+            e_t, e_l, e_a, e_f, e_g, e_s = t0[j], ln[j], A[j], F[j], G[j], S[j]
+        e_v = (e_a - b * e_f - lam * e_g) / e_s if e_s > 0.0 else 0.0
+        if top_l == 0 or (e_s > 0.0 and e_v - phi(tbl, top_l) * top_v >= s_min):
+            if top_l > 0:
+                t0[n], ln[n], A[n], F[n], G[n], S[n], V[n] = top_t, top_l, top_a, top_f, \
+                    top_g, top_s, top_v
+                n += 1
+            top_t, top_l, top_a, top_f, top_g, top_s, top_v = e_t, e_l, e_a, e_f, e_g, e_s, e_v
+        else:
+            h = phi(tbl, top_l)
+            top_a += h * e_a
+            top_f += h * e_f
+            top_g += h * e_g
+            top_s += h * h * e_s
+            top_l += e_l
+            top_v = (top_a - b * top_f - lam * top_g) / top_s if top_s > 0.0 else 0.0
+            merged = True
+        while n > 0:
+            h = phi(tbl, ln[n - 1])
+            if top_s > 0.0 and top_v - h * V[n - 1] >= s_min:
+                break
+            n -= 1
+            top_t = t0[n]
+            top_a = A[n] + h * top_a
+            top_f = F[n] + h * top_f
+            top_g = G[n] + h * top_g
+            top_s = S[n] + h * h * top_s
+            top_l += ln[n]
+            top_v = (top_a - b * top_f - lam * top_g) / top_s if top_s > 0.0 else 0.0
+            merged = True
+        if n == 0 and top_v < 0.0:
+            top_v = 0.0
+    t0[n], ln[n], A[n], F[n], G[n], S[n], V[n] = top_t, top_l, top_a, top_f, top_g, top_s, top_v
+    return n + 1, merged
 
 
 @njit(cache=True)
@@ -187,9 +174,8 @@ def _sweep_any(ar1, y, w, npools, first, b, lam, s_min, g1, g2, tbl, cphi, fw, i
     """One pool pass (AR(1) or general); ``first``: build the pools from the data."""
     T = y.shape[0]
     if ar1:
-        if first:
-            return _sweep1_data(y, w, g1, b, lam, s_min, tbl, fw, iw), True
-        return _sweep1_pools(npools, b, lam, s_min, tbl, fw, iw)
+        n, merged = _sweep1(first, y, w, npools, g1, b, lam, s_min, tbl, fw, iw)
+        return n, merged or first
     if first:
         init_pools(y, w, pools)
     return sweep_pools(pools, npools, b, lam, s_min, g1, g2, 1.0 - g1 - g2, cphi, tbl, T)
@@ -352,16 +338,32 @@ def solve_trace(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min):
     return c, s, b, lam, smin
 
 
-@njit(cache=True, parallel=True)
-def solve_matrix(Y, W, G, lam, b, sn, fit_b, constrained, l0, s_min):
-    """`solve_trace` for every row of Y (cells × T, float64), in parallel over cells.
+@njit(cache=True)
+def _observed_span(row):
+    """(first, last) index of the finite samples of ``row``; (−1, −1) if there are none."""
+    first = -1
+    last = -1
+    for t in range(row.shape[0]):
+        if np.isfinite(row[t]):
+            if first < 0:
+                first = t
+            last = t
+    return first, last
 
-    Rows are trimmed to ``first..last`` observed sample by the caller's W (zeros outside);
-    returns C, S (cells × T), and per-cell b, λ, s_min.
+
+@njit(cache=True, parallel=True)
+def solve_matrix(Y, skip, G, lam, b, sn, fit_b, constrained, l0, s_min):
+    """`solve_trace` for every row of Y (cells × T, float64, NaN = missing), in parallel.
+
+    Each row is trimmed to its first..last finite sample; NaN inside become weight-0 samples.
+    Rows with ``skip`` set, and every NaN input sample, give NaN in C and S.
+
+    Returns:
+        C, S (cells × T) and per-cell b, λ, s_min (NaN for skipped rows).
     """
     n_cells, T = Y.shape
-    C = np.full((n_cells, T), np.nan)
-    S = np.full((n_cells, T), np.nan)
+    C = np.empty((n_cells, T))  # NaN is written outside each row's solved span
+    S = np.empty((n_cells, T))
     B = np.full(n_cells, np.nan)
     LAM = np.full(n_cells, np.nan)
     SMIN = np.full(n_cells, np.nan)
@@ -371,20 +373,36 @@ def solve_matrix(Y, W, G, lam, b, sn, fit_b, constrained, l0, s_min):
     n_chunks = (n_cells + _CHUNK - 1) // _CHUNK
     for k in prange(n_chunks):
         fw, iw, pools, support = _workspace(T, general)
+        y = np.empty(T)
+        w = np.empty(T)
         for i in range(k * _CHUNK, min(n_cells, (k + 1) * _CHUNK)):
-            first = -1
-            last = -1
-            for t in range(T):
-                if W[i, t] > 0.0:
-                    if first < 0:
-                        first = t
-                    last = t
-            if first < 0:
+            first, last = _observed_span(Y[i])
+            if skip[i] or first < 0:
+                first, last = T, T - 1
+            C[i, :first] = np.nan
+            S[i, :first] = np.nan
+            C[i, last + 1:] = np.nan
+            S[i, last + 1:] = np.nan
+            if first > last:
                 continue
-            B[i], LAM[i], SMIN[i] = _solve(
-                Y[i, first:last + 1], W[i, first:last + 1], G[i, 0], G[i, 1], lam[i], b[i],
-                sn[i], fit_b, constrained, l0, s_min[i], fw, iw, pools, support,
-                C[i, first:last + 1], S[i, first:last + 1])
+            n = last + 1 - first
+            gaps = False
+            for t in range(n):
+                v = Y[i, first + t]
+                ok = np.isfinite(v)
+                y[t] = v if ok else 0.0
+                w[t] = 1.0 if ok else 0.0
+                gaps |= not ok
+            c = C[i, first:last + 1]
+            s = S[i, first:last + 1]
+            B[i], LAM[i], SMIN[i] = _solve(y[:n], w[:n], G[i, 0], G[i, 1], lam[i], b[i], sn[i],
+                                           fit_b, constrained, l0, s_min[i], fw, iw, pools,
+                                           support, c, s)
+            if gaps:
+                for t in range(n):
+                    if w[t] == 0.0:
+                        c[t] = np.nan
+                        s[t] = np.nan
     return C, S, B, LAM, SMIN
 
 
