@@ -251,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="smoke run: 50 cells × 3000, 1 repeat")
     p.add_argument("--no-suite2p", action="store_true", help="skip part (c)")
+    p.add_argument("--cases", default=",".join(CASES),
+                   help=f"comma-separated subset of {', '.join(CASES)}")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "deconv_speed.json")
     args = p.parse_args(argv)
     if args.quick:
@@ -258,7 +260,12 @@ def main(argv: list[str] | None = None) -> None:
 
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    for case, g in CASES.items():
+    cases = [c.strip() for c in args.cases.split(",")]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        p.error(f"--cases: unknown {sorted(unknown)}; choose from {', '.join(CASES)}")
+    for case in cases:
+        g = CASES[case]
         y0, sim = simulated(args.cells, args.samples, g)
         print(f"{case}: {args.cells} cells × {args.samples} samples …", flush=True)
         rows += solver_rows(y0, sim, case, args.repeats)

@@ -120,6 +120,9 @@ def deconvolve_command(
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs, not only "
                                            "iscell.")] = False,
+    optimize_g: Annotated[bool, typer.Option("--optimize-g", help="Refit each cell's decay "
+                                             "time on its spikes (slower; off by default).")]
+    = False,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -138,7 +141,8 @@ def deconvolve_command(
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
                                 method=method, order=order, penalty=penalty, lam=lam,
-                                baseline=base.baseline, baseline_window_s=base.baseline_window_s)
+                                baseline=base.baseline, baseline_window_s=base.baseline_window_s,
+                                optimize_g=optimize_g or base.optimize_g)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "

@@ -25,6 +25,7 @@ class DeconvSettings(_Stage):
     baseline: bool | Literal["constant"] = Field(
         True, description="True: remove a slow baseline; 'constant': fit one; False: 0")
     baseline_window_s: float = Field(20.0, gt=0, description="slow baseline time scale (s)")
+    optimize_g: bool = Field(False, description="refit each cell's decay time on its spikes")
 
 
 class SimulateSettings(_Stage):

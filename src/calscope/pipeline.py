@@ -67,7 +67,7 @@ def run_demo(settings: Settings, out_dir: str | Path) -> DemoResult:
     dec = settings.deconv
     result = deconvolve(sim.fluorescence, sim.fs, method=dec.method, order=dec.order,
                         penalty=dec.penalty, lam=dec.lam, baseline=dec.baseline,
-                        baseline_window_s=dec.baseline_window_s)
+                        baseline_window_s=dec.baseline_window_s, optimize_g=dec.optimize_g)
     spike_r = np.array([smoothed_correlation(p, t.astype(float), sim.fs)
                         for p, t in zip(result.spikes, sim.spikes)])
     calcium_r = np.array([pearson(c, t) for c, t in zip(result.calcium, sim.calcium)])

@@ -202,3 +202,14 @@ def test_slow_baseline_follows_drift_and_ignores_gaps():
     # a low quantile of the noise sits about one σ below the drift
     assert np.abs((b - drift)[300:-300] + 0.1).max() < 0.12
     assert np.all(np.isnan(slow_baseline(np.full((1, 100), np.nan), 30.0)))
+
+
+def test_slow_baseline_noise_correction_centres_a_resting_trace():
+    from calscope.deconv.baseline import slow_baseline
+
+    rng = np.random.default_rng(5)
+    y = 2.0 + 0.3 * rng.normal(size=(4, 6000))
+    low = slow_baseline(y, 30.0)
+    centred = slow_baseline(y, 30.0, sn=np.full(4, 0.3))
+    assert abs(np.mean(low) - (2.0 - 1.036 * 0.3)) < 0.03
+    assert abs(np.mean(centred) - 2.0) < 0.03
