@@ -70,9 +70,12 @@ def unusable_rows(traces: np.ndarray) -> np.ndarray:
     """
     values = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     finite = np.isfinite(values)
+    counts = finite.sum(axis=1)
+    if counts.min() == values.shape[1]:  # no NaN/inf anywhere: plain reductions
+        return (counts < MIN_SAMPLES) | ~(values.max(axis=1) > values.min(axis=1))
     high = np.where(finite, values, -np.inf).max(axis=1, initial=-np.inf)
     low = np.where(finite, values, np.inf).min(axis=1, initial=np.inf)
-    return (finite.sum(axis=1) < MIN_SAMPLES) | ~(high > low)
+    return (counts < MIN_SAMPLES) | ~(high > low)
 
 
 def check_usable(traces: np.ndarray, name: str = "traces") -> np.ndarray:

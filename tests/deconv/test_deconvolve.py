@@ -185,8 +185,9 @@ def test_noise_spectrum_matches_scipy_welch(T):
     y = np.cumsum(rng.normal(size=(3, T)), axis=1) * 0.1 + rng.normal(size=(3, T))
     f, p = signal.welch(y, fs=1.0, nperseg=min(256, T), detrend="constant", axis=-1)
     sel = (f >= 0.25) & (f <= 0.5)
+    # single-precision FFT: σ agrees to ~1e-6 relative
     np.testing.assert_allclose(_welch_sigma(y, (0.25, 0.5)), np.sqrt(p[:, sel].mean(-1) / 2),
-                               rtol=1e-12)
+                               rtol=1e-5)
 
 
 def test_slow_baseline_follows_drift_and_ignores_gaps():

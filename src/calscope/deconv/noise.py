@@ -35,24 +35,27 @@ def fill_gaps(traces: np.ndarray) -> np.ndarray:
 def _welch_sigma(y: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     """σ per row of gap-free (rows, T) traces from the mean Welch PSD over ``band``.
 
-    Welch's method as `scipy.signal.welch` (Hann window, 50% overlap, segment mean removed,
-    density scaling at fs = 1), computed directly on a strided view of the segments so that
-    only the bins inside ``band`` are reduced; `tests/deconv` checks it against scipy.
+    Welch's method as `scipy.signal.welch` (periodic Hann window, 50% overlap, segment mean
+    removed, density scaling at fs = 1), computed directly on a strided view of the segments
+    in single precision. The periodic Hann window's spectrum is zero beyond bin 1, so removing
+    each segment's mean changes no bin inside a band above 1/nperseg and is skipped there.
+    `tests/deconv` checks the result against scipy.
     """
     nperseg = int(min(_SEGMENT, y.shape[-1]))
     step = nperseg - nperseg // 2
     segments = np.lib.stride_tricks.sliding_window_view(y, nperseg, axis=-1)[..., ::step, :]
-    window = signal.get_window("hann", nperseg)
-    spec = fft.rfft((segments - segments.mean(axis=-1, keepdims=True)) * window, axis=-1,
-                    workers=-1)
+    window = signal.get_window("hann", nperseg).astype(np.float32)
     freqs = np.fft.rfftfreq(nperseg)
     sel = (freqs >= band[0]) & (freqs <= band[1])
     if not sel.any():
         sel = freqs >= freqs.max() / 2
-    power = np.abs(spec[..., sel]) ** 2 / np.sum(window ** 2)
+    if freqs[sel].min() <= 1.0 / nperseg:
+        segments = segments - segments.mean(axis=-1, keepdims=True)
+    spec = fft.rfft(segments.astype(np.float32) * window, axis=-1, workers=-1)[..., sel]
     # one-sided density: every bin but DC and (even nperseg) Nyquist counts twice
     double = np.where((freqs[sel] > 0) & ~((nperseg % 2 == 0) & (freqs[sel] == 0.5)), 2.0, 1.0)
-    psd = np.mean(power * double, axis=(-2, -1))
+    power = (spec.real ** 2 + spec.imag ** 2) * double.astype(np.float32)
+    psd = np.mean(power, axis=(-2, -1), dtype=np.float64) / np.sum(window.astype(np.float64) ** 2)
     # white noise of variance σ² has one-sided PSD 2σ² at fs = 1
     return np.sqrt(psd / 2.0)
 

@@ -261,7 +261,10 @@ def _l0_threshold(y, w, g1, g2, b, sn, tbl, cphi, fw, iw, pools):
 
 @njit(cache=True)
 def _prepare(y, w, g1, g2, fw):
-    """φ table, its cumulative sum and the prefix sums of w, w y, w y² into the workspace."""
+    """φ table, its cumulative sum and the prefix sums of w, w y, w y² into the workspace.
+
+    AR(1) gets only the totals Σw, Σwy, Σwy² (at index T): its pool sums need no prefixes.
+    """
     T = y.shape[0]
     tbl = phi_table(g1, g2, fw[_TBL, :T + 2])
     cphi = fw[_CPHI, :tbl.shape[0]]
@@ -271,6 +274,14 @@ def _prepare(y, w, g1, g2, fw):
         cphi[k] = acc
     cw, cwy, cwyy = fw[_CW], fw[_CWY], fw[_CWYY]
     cw[0] = cwy[0] = cwyy[0] = 0.0
+    if g2 == 0.0:  # AR(1) needs only the totals (stored at index T)
+        sw = swy = swyy = 0.0
+        for t in range(T):
+            sw += w[t]
+            swy += w[t] * y[t]
+            swyy += w[t] * y[t] * y[t]
+        cw[T], cwy[T], cwyy[T] = sw, swy, swyy
+        return tbl, cphi
     for t in range(T):
         cw[t + 1] = cw[t] + w[t]
         cwy[t + 1] = cwy[t] + w[t] * y[t]
@@ -340,15 +351,18 @@ def solve_trace(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min):
 
 @njit(cache=True)
 def _observed_span(row):
-    """(first, last) index of the finite samples of ``row``; (−1, −1) if there are none."""
+    """(first, last, gaps): the span of the finite samples of ``row`` ((−1, −1) if none), and
+    whether NaN occur inside it."""
     first = -1
     last = -1
+    count = 0
     for t in range(row.shape[0]):
         if np.isfinite(row[t]):
             if first < 0:
                 first = t
             last = t
-    return first, last
+            count += 1
+    return first, last, count < last + 1 - first
 
 
 @njit(cache=True, parallel=True)
@@ -375,8 +389,9 @@ def solve_matrix(Y, skip, G, lam, b, sn, fit_b, constrained, l0, s_min):
         fw, iw, pools, support = _workspace(T, general)
         y = np.empty(T)
         w = np.empty(T)
+        ones = np.ones(T)
         for i in range(k * _CHUNK, min(n_cells, (k + 1) * _CHUNK)):
-            first, last = _observed_span(Y[i])
+            first, last, gaps = _observed_span(Y[i])
             if skip[i] or first < 0:
                 first, last = T, T - 1
             C[i, :first] = np.nan
@@ -386,18 +401,19 @@ def solve_matrix(Y, skip, G, lam, b, sn, fit_b, constrained, l0, s_min):
             if first > last:
                 continue
             n = last + 1 - first
-            gaps = False
-            for t in range(n):
-                v = Y[i, first + t]
-                ok = np.isfinite(v)
-                y[t] = v if ok else 0.0
-                w[t] = 1.0 if ok else 0.0
-                gaps |= not ok
             c = C[i, first:last + 1]
             s = S[i, first:last + 1]
-            B[i], LAM[i], SMIN[i] = _solve(y[:n], w[:n], G[i, 0], G[i, 1], lam[i], b[i], sn[i],
-                                           fit_b, constrained, l0, s_min[i], fw, iw, pools,
-                                           support, c, s)
+            if gaps:  # missing samples: weight 0 (any finite value in y)
+                for t in range(n):
+                    v = Y[i, first + t]
+                    ok = np.isfinite(v)
+                    y[t] = v if ok else 0.0
+                    w[t] = 1.0 if ok else 0.0
+                yi, wi = y[:n], w[:n]
+            else:
+                yi, wi = Y[i, first:last + 1], ones[:n]
+            B[i], LAM[i], SMIN[i] = _solve(yi, wi, G[i, 0], G[i, 1], lam[i], b[i], sn[i], fit_b,
+                                           constrained, l0, s_min[i], fw, iw, pools, support, c, s)
             if gaps:
                 for t in range(n):
                     if w[t] == 0.0:
