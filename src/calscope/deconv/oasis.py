@@ -19,10 +19,11 @@ Because the pool values are affine in (b, λ) for a fixed set of pools, the resi
 RSS = σ² T) and the optimal baseline are solved in closed form per pool set, then pools are
 merged again, until no merge happens.
 
-AR(1) has its own pool pass (`_sweep1`): struct-of-arrays pools with only the sums the AR(1)
-value needs, the newest pool kept in registers, the first pass reading (y, w) directly. With a
-free baseline the pool phase also fits b (not exact on its own: `refine` finishes it from the
-pool support). Buffers are allocated once per chunk of cells (`_workspace`), not per cell.
+AR(1) has its own pool pass (`calscope.deconv.ar1_pools`): struct-of-arrays pools with only the
+sums the AR(1) value needs, the newest pool kept in registers, the first pass reading (y, w)
+directly; AR(2) uses the general pool records (`calscope.deconv.general_pools`). With a free
+baseline the pool phase also fits b (not exact on its own: `refine` finishes it from the pool
+support). Buffers are allocated once per chunk of cells (`calscope.deconv.workspace`).
 
 Missing samples (w_t = 0, NaN in the input) keep the calcium dynamics running across the gap
 but do not enter the data term, so a gap never leaks NaN into its neighbours.
@@ -34,139 +35,20 @@ import numpy as np
 from numba import njit, prange
 
 from calscope.deconv.active_set import refine
-from calscope.deconv.theta import (
-    NCOL,
+from calscope.deconv.ar1_pools import expand1, forms1, sweep1
+from calscope.deconv.general_pools import (
     expand_pools,
     init_pools,
-    phi,
     phi_table,
     pool_forms,
-    solve_theta,
     sweep_pools,
 )
+from calscope.deconv.theta import solve_theta
+from calscope.deconv.workspace import CPHI, CW, CWY, CWYY, REFINE_ROW, TBL, workspace
 
 _MAX_ITER = 50
 _L0_BISECTIONS = 20
 _CHUNK = 8  # cells per workspace in solve_matrix
-# Float workspace rows: tables, prefix sums, then AR(1) pool sums (reused by `refine`).
-_TBL, _CPHI, _CW, _CWY, _CWYY, _PA, _PF, _PG, _PS, _PV = range(10)
-_REFINE_ROW = 5
-_NROW = _REFINE_ROW + 17
-
-
-@njit(cache=True)
-def _workspace(T, general):
-    """Buffers for one trace of up to T samples (float rows, int rows, pools, support)."""
-    pools = np.empty((T if general else 1, NCOL))
-    return np.empty((_NROW, T + 2)), np.empty((2, T), np.int64), pools, np.empty(T, np.bool_)
-
-
-# ---------------------------------------------------------------- AR(1) pools (struct of arrays)
-
-@njit(cache=True)
-def _sweep1(from_data, y, w, npools, g, b, lam, s_min, tbl, fw, iw):
-    """One AR(1) pool pass at (b, λ): returns (number of pools, whether any merge happened).
-
-    ``from_data``: build the pools from (y, w), one per sample to start with; otherwise
-    re-evaluate the ``npools`` existing pools (compacted in place). Each new element joins the
-    newest pool whenever its spike would fall below ``s_min``, and the newest pool then joins
-    its predecessors while their spike would. The newest pool lives in local variables (most
-    elements merge into it at once) and is written to the arrays only when a later element
-    starts a pool of its own. A pool's value is (A − b F − λ G) / S (0 without observed
-    samples); the first pool's value is clamped at ≥ 0.
-    """
-    T = y.shape[0]
-    t0, ln = iw[0], iw[1]
-    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
-    kappa = 1.0 - g
-    count = T if from_data else npools
-    merged = False
-    n = 0  # pools stored below the newest one
-    top_l = 0  # no newest pool yet
-    top_t = 0
-    top_a = top_f = top_g = top_s = top_v = 0.0
-    for j in range(count):
-        if from_data:
-            e_t, e_l, e_s = j, 1, w[j]
-            e_a, e_f, e_g = w[j] * y[j], w[j], kappa if j < T - 1 else 1.0  # μ_{T−1} = κ + g
-        else:
-            e_t, e_l, e_a, e_f, e_g, e_s = t0[j], ln[j], A[j], F[j], G[j], S[j]
-        e_v = (e_a - b * e_f - lam * e_g) / e_s if e_s > 0.0 else 0.0
-        if top_l == 0 or (e_s > 0.0 and e_v - phi(tbl, top_l) * top_v >= s_min):
-            if top_l > 0:
-                t0[n], ln[n], A[n], F[n], G[n], S[n], V[n] = top_t, top_l, top_a, top_f, \
-                    top_g, top_s, top_v
-                n += 1
-            top_t, top_l, top_a, top_f, top_g, top_s, top_v = e_t, e_l, e_a, e_f, e_g, e_s, e_v
-        else:
-            h = phi(tbl, top_l)
-            top_a += h * e_a
-            top_f += h * e_f
-            top_g += h * e_g
-            top_s += h * h * e_s
-            top_l += e_l
-            top_v = (top_a - b * top_f - lam * top_g) / top_s if top_s > 0.0 else 0.0
-            merged = True
-        while n > 0:
-            h = phi(tbl, ln[n - 1])
-            if top_s > 0.0 and top_v - h * V[n - 1] >= s_min:
-                break
-            n -= 1
-            top_t = t0[n]
-            top_a = A[n] + h * top_a
-            top_f = F[n] + h * top_f
-            top_g = G[n] + h * top_g
-            top_s = S[n] + h * h * top_s
-            top_l += ln[n]
-            top_v = (top_a - b * top_f - lam * top_g) / top_s if top_s > 0.0 else 0.0
-            merged = True
-        if n == 0 and top_v < 0.0:
-            top_v = 0.0
-    t0[n], ln[n], A[n], F[n], G[n], S[n], V[n] = top_t, top_l, top_a, top_f, top_g, top_s, top_v
-    return n + 1, merged
-
-
-@njit(cache=True)
-def _forms1(npools, fw, sw, sy, syy):
-    """RSS quadratic and Σ w (y − b − c) linear forms in θ = (1, b, λ) of the AR(1) pools."""
-    A, F, G, S, V = fw[_PA], fw[_PF], fw[_PG], fw[_PS], fw[_PV]
-    q00, q01, q11, l0, l1 = syy, -sy, sw, sy, -sw
-    q02 = q12 = q22 = l2 = 0.0
-    for i in range(npools):
-        if S[i] <= 0.0 or (i == 0 and V[0] == 0.0):
-            continue  # value fixed at 0
-        a, f, s = A[i], F[i], S[i]
-        v0, v1, v2 = a / s, -f / s, -G[i] / s
-        # RSS_pool = −2 v (a − b f) + v² s, with v = v0 + b v1 + λ v2
-        q00 += -2.0 * v0 * a + v0 * v0 * s
-        q11 += 2.0 * v1 * f + v1 * v1 * s
-        q22 += v2 * v2 * s
-        q01 += v0 * f - v1 * a + v0 * v1 * s
-        q02 += -v2 * a + v0 * v2 * s
-        q12 += v2 * f + v1 * v2 * s
-        l0 -= v0 * f
-        l1 -= v1 * f
-        l2 -= v2 * f
-    return q00, q01, q02, q11, q12, q22, l0, l1, l2
-
-
-@njit(cache=True)
-def _expand1(npools, g, fw, iw, c, s):
-    """Write calcium c and spikes s of the AR(1) pool solution."""
-    t0, ln, V = iw[0], iw[1], fw[_PV]
-    prev = 0.0
-    for i in range(npools):
-        v = V[i]
-        start = t0[i]
-        s[start] = max(v - g * prev, 0.0) if i > 0 else v
-        c[start] = v
-        prev = v
-        for k in range(start + 1, start + ln[i]):
-            prev *= g
-            c[k] = prev
-            s[k] = 0.0
-
-
 # ------------------------------------------------------------------------------ driver
 
 @njit(cache=True)
@@ -174,7 +56,7 @@ def _sweep_any(ar1, y, w, npools, first, b, lam, s_min, g1, g2, tbl, cphi, fw, i
     """One pool pass (AR(1) or general); ``first``: build the pools from the data."""
     T = y.shape[0]
     if ar1:
-        n, merged = _sweep1(first, y, w, npools, g1, b, lam, s_min, tbl, fw, iw)
+        n, merged = sweep1(first, y, w, npools, g1, b, lam, s_min, tbl, fw, iw)
         return n, merged or first
     if first:
         init_pools(y, w, pools)
@@ -184,9 +66,9 @@ def _sweep_any(ar1, y, w, npools, first, b, lam, s_min, g1, g2, tbl, cphi, fw, i
 @njit(cache=True)
 def _forms_any(ar1, npools, b, lam, g1, g2, tbl, cphi, fw, pools, T):
     """Quadratic/linear θ-forms of the current pools (AR(1) or general)."""
-    cw, cwy, cwyy = fw[_CW], fw[_CWY], fw[_CWYY]
+    cw, cwy, cwyy = fw[CW], fw[CWY], fw[CWYY]
     if ar1:
-        return _forms1(npools, fw, cw[T], cwy[T], cwyy[T])
+        return forms1(npools, fw, cw[T], cwy[T], cwyy[T])
     return pool_forms(pools, npools, b, lam, g1, g2, 1.0 - g1 - g2, cphi, tbl, T, cw, cwy, cwyy)
 
 
@@ -201,7 +83,7 @@ def _fit_pools(y, w, g1, g2, lam0, b, sn, constrained, fit_b, s_min, need_rss, t
     """
     T = y.shape[0]
     ar1 = g2 == 0.0
-    target = sn * sn * fw[_CW, T]
+    target = sn * sn * fw[CW, T]
     lam = 0.0 if constrained else lam0
     npools, _ = _sweep_any(ar1, y, w, T, True, b, lam, s_min, g1, g2, tbl, cphi, fw, iw, pools)
     fit_now = False
@@ -231,7 +113,7 @@ def _fit_pools(y, w, g1, g2, lam0, b, sn, constrained, fit_b, s_min, need_rss, t
 def _expand_any(ar1, npools, g1, g2, fw, iw, pools, c, s):
     """Write c, s of the pool solution (AR(1) or general)."""
     if ar1:
-        _expand1(npools, g1, fw, iw, c, s)
+        expand1(npools, g1, fw, iw, c, s)
     else:
         expand_pools(pools, npools, g1, g2, c, s)
 
@@ -242,7 +124,7 @@ def _l0_threshold(y, w, g1, g2, b, sn, tbl, cphi, fw, iw, pools):
 
     RSS grows with the threshold, so bisection keeps the sparsest solution with RSS ≤ σ² Σw.
     """
-    target = sn * sn * fw[_CW, y.shape[0]]
+    target = sn * sn * fw[CW, y.shape[0]]
     lo = 0.0
     hi = 1e-12
     for t in range(y.shape[0]):
@@ -266,13 +148,13 @@ def _prepare(y, w, g1, g2, fw):
     AR(1) gets only the totals Σw, Σwy, Σwy² (at index T): its pool sums need no prefixes.
     """
     T = y.shape[0]
-    tbl = phi_table(g1, g2, fw[_TBL, :T + 2])
-    cphi = fw[_CPHI, :tbl.shape[0]]
+    tbl = phi_table(g1, g2, fw[TBL, :T + 2])
+    cphi = fw[CPHI, :tbl.shape[0]]
     acc = 0.0
     for k in range(tbl.shape[0]):
         acc += tbl[k]
         cphi[k] = acc
-    cw, cwy, cwyy = fw[_CW], fw[_CWY], fw[_CWYY]
+    cw, cwy, cwyy = fw[CW], fw[CWY], fw[CWYY]
     cw[0] = cwy[0] = cwyy[0] = 0.0
     if g2 == 0.0:  # AR(1) needs only the totals (stored at index T)
         sw = swy = swyy = 0.0
@@ -305,7 +187,7 @@ def _solve(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min, fw, iw, pool
                                 fw, iw, pools)[0]
             _expand_any(ar1, npools, g1, g2, fw, iw, pools, c, s)
             if fit_b:
-                b = np.sum(w * (y - c)) / max(fw[_CW, T], 1.0)
+                b = np.sum(w * (y - c)) / max(fw[CW, T], 1.0)
         return b, 0.0, smin
     npools, b, lam, _ = _fit_pools(y, w, g1, g2, lam, b, sn, constrained, fit_b, 0.0, False, tbl,
                                    cphi, fw, iw, pools)
@@ -316,7 +198,7 @@ def _solve(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min, fw, iw, pool
             sup[t] = s[t] > 0.0
         sup[0] = True
         b, lam, _ = refine(y, w, g1, g2, lam, b, sn, fit_b, constrained, sup, c, s,
-                           fw[_REFINE_ROW:])
+                           fw[REFINE_ROW:])
     return b, lam, 0.0
 
 
@@ -341,7 +223,7 @@ def solve_trace(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min):
         c (T,), s (T,), b, λ, s_min used (0 for L1).
     """
     T = y.shape[0]
-    fw, iw, pools, support = _workspace(T, g2 != 0.0)
+    fw, iw, pools, support = workspace(T, g2 != 0.0)
     c = np.zeros(T)
     s = np.zeros(T)
     b, lam, smin = _solve(y, w, g1, g2, lam, b, sn, fit_b, constrained, l0, s_min, fw, iw, pools,
@@ -386,7 +268,7 @@ def solve_matrix(Y, skip, G, lam, b, sn, fit_b, constrained, l0, s_min):
         general |= G[i, 1] != 0.0
     n_chunks = (n_cells + _CHUNK - 1) // _CHUNK
     for k in prange(n_chunks):
-        fw, iw, pools, support = _workspace(T, general)
+        fw, iw, pools, support = workspace(T, general)
         y = np.empty(T)
         w = np.empty(T)
         ones = np.ones(T)
@@ -425,7 +307,7 @@ def solve_matrix(Y, skip, G, lam, b, sn, fit_b, constrained, l0, s_min):
 @njit(cache=True)
 def profile_pool_phase(y, w, g1, g2, b, sn, fit_b):
     """Pool phase alone (noise-constrained), for the timing script; returns λ."""
-    fw, iw, pools, _ = _workspace(y.shape[0], g2 != 0.0)
+    fw, iw, pools, _ = workspace(y.shape[0], g2 != 0.0)
     tbl, cphi = _prepare(y, w, g1, g2, fw)
     return _fit_pools(y, w, g1, g2, 0.0, b, sn, True, fit_b, 0.0, False, tbl, cphi, fw, iw,
                       pools)[2]
