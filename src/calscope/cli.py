@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import calscope
-from calscope.config import DeconvSettings, Settings
+from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import CalscopeError, InputError
@@ -123,6 +123,11 @@ def deconvolve_command(
     optimize_g: Annotated[bool, typer.Option("--optimize-g", help="Refit each cell's decay "
                                              "time on its spikes (slower; off by default).")]
     = False,
+    model: Annotated[Optional[Path], typer.Option(help="amortized: a model from `calscope "
+                                                  "train` (default: train on INPUT first).")]
+    = None,
+    samples: Annotated[int, typer.Option(help="amortized: posterior spike samples to add to "
+                                         ".npz output.")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -137,16 +142,83 @@ def deconvolve_command(
         raise InputError(f"--lam: the sparsity penalty must be ≥ 0, got {lam}")
     if method not in METHODS:
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    base = _settings(config).deconv
+    if samples < 0:
+        raise InputError(f"--samples: must be ≥ 0, got {samples}")
+    if method != "amortized" and (model is not None or samples):
+        raise InputError("--model and --samples belong to --method amortized")
+    settings = _settings(config)
+    base = settings.deconv
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
-    result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
-                                method=method, order=order, penalty=penalty, lam=lam,
-                                baseline=base.baseline, baseline_window_s=base.baseline_window_s,
-                                optimize_g=optimize_g or base.optimize_g)
+    if method == "amortized":
+        from calscope.infer import amortized
+
+        trained = (amortized.load(model) if model is not None
+                   else _train(data.traces, data.fs, settings.amortized, input.name))
+        result = trained.infer(data.traces, data.fs, n_samples=samples)
+    else:
+        result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
+                                    method=method, order=order, penalty=penalty, lam=lam,
+                                    baseline=base.baseline,
+                                    baseline_window_s=base.baseline_window_s,
+                                    optimize_g=optimize_g or base.optimize_g)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
+
+
+def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str) -> Any:
+    """Train an amortized model with a progress bar on stderr (epochs, held-out bound)."""
+    from calscope.infer import amortized
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}"),
+               TextColumn("{task.fields[bound]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(f"training on {label}", total=settings.max_epochs, bound="")
+
+        def update(epoch: int, total: int, bound: float) -> None:
+            progress.update(task, completed=epoch, bound=f"bound {bound:.3f}/frame")
+
+        model = amortized.fit(traces, fs, settings, progress=update)
+    log = model.log
+    err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s (stopped: "
+                      f"{log.stopped}; best held-out bound {max(log.heldout_bound):.3f} "
+                      "nats/frame)", highlight=False)
+    return model
+
+
+@app.command("train")
+@_friendly
+def train_command(
+    input: Annotated[Path, typer.Argument(help="Traces to train on (any format `deconvolve` "
+                                          "reads).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.pt).")],
+    fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
+                                                "format carries it.")] = None,
+    method: Annotated[str, typer.Option(help="Network method: amortized.")] = "amortized",
+    max_time: Annotated[Optional[float], typer.Option(
+        "--max-time", help="Training time budget (s).")] = None,
+    key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
+    = None,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (amortized section).")]
+    = None,
+) -> None:
+    """Train a spike-inference network on traces (no spike labels needed) and save it."""
+    if method != "amortized":
+        raise InputError(f"--method: `train` trains amortized models, got {method!r}")
+    if out.suffix.lower() != ".pt":
+        raise InputError(f"--out {out}: a model is written as a .pt file; name it MODEL.pt")
+    if max_time is not None and not max_time > 0:
+        raise InputError(f"--max-time: must be a positive number of seconds, got {max_time}")
+    settings = _settings(config).amortized
+    if max_time is not None:
+        settings = settings.model_copy(update={"max_time_s": float(max_time)})
+    data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
+    model = _train(data.traces, data.fs, settings, input.name)
+    model.save(out)
+    err_console.print(f"wrote {out} (trained at {data.fs:g} Hz on {data.traces.shape[0]} cells)",
+                      highlight=False)
 
 
 @app.command("demo")

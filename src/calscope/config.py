@@ -28,6 +28,28 @@ class DeconvSettings(_Stage):
     optimize_g: bool = Field(False, description="refit each cell's decay time on its spikes")
 
 
+class AmortizedSettings(_Stage):
+    """Amortized (VAE) spike inference (`calscope.infer.amortized.fit`)."""
+
+    generative: Literal["scf", "scdf", "mlphys"] = Field(
+        "scdf", description="generative calcium model: AR(1), double exponential, biophysical")
+    recognition: Literal["factorized", "autoregressive"] = Field(
+        "factorized", description="recognition network q(s | x)")
+    estimator: Literal["vimco", "relaxed"] = Field(
+        "vimco", description="gradient estimator for the discrete spikes")
+    n_samples: int = Field(8, ge=2, description="samples per trace and step (VIMCO's K)")
+    window_s: float = Field(10.0, gt=0, description="training window length (s)")
+    batch_windows: int = Field(32, ge=1, description="windows per training step")
+    learning_rate: float = Field(3e-3, gt=0)
+    max_epochs: int = Field(300, ge=1)
+    patience: int = Field(15, ge=1, description="epochs without held-out improvement to stop")
+    max_time_s: float = Field(150.0, gt=0, description="training time budget (s)")
+    rate_hz: float = Field(1.0, gt=0, description="prior firing rate (spikes/s)")
+    channels: int = Field(16, ge=2, description="recognition network width")
+    temperature: float = Field(0.5, gt=0, description="relaxed estimator's temperature")
+    seed: int = 0
+
+
 class SimulateSettings(_Stage):
     """Simulated recording used by `calscope demo` and `calscope simulate`."""
 
@@ -46,6 +68,7 @@ class Settings(_Stage):
     """All stage settings; `calscope config --show` prints the defaults as YAML."""
 
     deconv: DeconvSettings = DeconvSettings()
+    amortized: AmortizedSettings = AmortizedSettings()
     simulate: SimulateSettings = SimulateSettings()
 
     def to_yaml(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,22 +11,39 @@ from calscope.deconv import Deconvolution
 from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.errors import InputError
 
-METHODS = ("oasis",)
+METHODS = ("oasis", "amortized")
 
 
 def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
-               **settings: Any) -> Deconvolution:
+               **settings: Any) -> Any:
     """Infer spikes from (cells, T) or (T,) traces sampled at ``fs`` Hz.
 
     Args:
         traces: fluorescence (e.g. ΔF/F); NaN marks missing samples (output NaN there).
         fs: sampling rate (Hz).
-        method: "oasis" (convex deconvolution, `calscope.deconv.deconvolve`); the network
-            methods join here as they are added.
-        **settings: keyword arguments of the method (for OASIS: order, penalty, g, sn, lam,
-            baseline, s_min).
+        method: "oasis" (convex deconvolution, `calscope.deconv.deconvolve`) or "amortized"
+            (a VAE recognition network, `calscope.infer.amortized`: trained on ``traces``
+            first unless ``model=`` gives a trained model or its ``.pt`` path).
+        **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
+            baseline, s_min, optimize_g. Amortized: model, n_samples, seed, progress and any
+            `calscope.config.AmortizedSettings` field.
+
+    Returns:
+        `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
     """
     if method == "oasis":
         return oasis_deconvolve(traces, fs, **settings)
+    if method == "amortized":
+        from calscope.infer import amortized  # torch is imported only when asked for
+
+        model = settings.pop("model", None)
+        n_samples = int(settings.pop("n_samples", 0))
+        seed = int(settings.get("seed", 0))
+        progress = settings.pop("progress", None)
+        if model is None:
+            model = amortized.fit(traces, fs, progress=progress, **settings)
+        elif isinstance(model, (str, Path)):
+            model = amortized.load(model)
+        return model.infer(traces, fs, n_samples=n_samples, seed=seed)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

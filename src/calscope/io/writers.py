@@ -85,7 +85,7 @@ def write_result(
     """Write a result dataclass (e.g. ``Deconvolution``) for the input rows ``rows``.
 
     ``.npz``: every field of ``result`` as it is (scalars as 0-d arrays; fields that are None
-    are left out), plus ``rows`` (cells,) int64 and, when given, ``names`` (cells,) str.
+    are left out; a dict field ``params`` becomes one array ``params_<key>`` per entry), plus ``rows`` (cells,) int64 and, when given, ``names`` (cells,) str.
     ``.npy``/``.csv``: ``result.spikes`` only, through ``write_spikes``. ``was_1d`` says the
     input was one (T,) trace: ``.npy`` output is then (T,) like the input, while ``.npz``
     keeps the result's (1, T) fields beside ``rows`` and ``.csv`` is one column either way.
@@ -100,11 +100,13 @@ def write_result(
         if was_1d:  # (1, T) → (T,); more than one cell cannot be reshaped and raises
             spikes = spikes.reshape(spikes.shape[-1])
         return write_spikes(path, spikes, names=names)
-    arrays = {
-        field.name: np.asarray(getattr(result, field.name))
-        for field in dataclasses.fields(result)
-        if getattr(result, field.name) is not None
-    }
+    arrays: dict[str, np.ndarray] = {}
+    for field in dataclasses.fields(result):
+        value = getattr(result, field.name)
+        if isinstance(value, dict):  # e.g. per-cell parameters: one array per entry
+            arrays.update({f"{field.name}_{key}": np.asarray(v) for key, v in value.items()})
+        elif value is not None:
+            arrays[field.name] = np.asarray(value)
     arrays["rows"] = np.asarray(rows, dtype=np.int64)
     if names is not None:
         arrays["names"] = np.asarray(_labels(path, names, len(arrays["rows"])), dtype=str)

@@ -1,0 +1,307 @@
+"""Amortized spike inference: train a recognition network once as a VAE, infer in one pass.
+
+``fit(traces, fs)`` trains q(s | x) (a temporal CNN, optionally autoregressive) against a
+generative calcium model (`calscope.infer.generative`) by maximising the ELBO with VIMCO or a
+relaxed-Bernoulli estimator, with no spike labels (Speiser et al. 2017). The returned
+`AmortizedModel` then infers spike probabilities of any number of cells in one forward pass
+(``model.infer``), with posterior samples and a 90% band. ``save``/``load`` use one ``.pt``
+file holding the weights, the settings and the sampling rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calscope.config import AmortizedSettings
+from calscope.deconv import deconvolve as oasis_deconvolve
+from calscope.deconv.kinetics import ar_coefficients, kernel_roots
+from calscope.errors import InputError
+from calscope.infer.generative import CalciumModel
+from calscope.infer.normalize import Normalized, normalize
+from calscope.infer.recognition import (
+    AutoregressiveRecognition,
+    FactorizedRecognition,
+    split_windows,
+    stitch,
+)
+from calscope.infer.result import SpikeInference
+from calscope.infer.training import Progress, TrainingLog, train
+from calscope.simulate.indicators import impulse_response
+
+FORMAT = "calscope-amortized"
+FORMAT_VERSION = 1
+_INFER_WINDOW = 4096  # frames per inference window (plus margins)
+
+
+@dataclass
+class AmortizedModel:
+    """A trained recognition network with its generative model and training context.
+
+    Attributes:
+        recognition: the network q(s | x).
+        generative: the calcium model, one parameter row per training cell.
+        settings: the training settings.
+        fs: sampling rate (Hz) it was trained at.
+        fingerprint: hash of the training traces (their per-cell parameters are reused when
+            the same traces are inferred).
+        log: what training did (None for a loaded model).
+    """
+
+    recognition: torch.nn.Module
+    generative: CalciumModel
+    settings: AmortizedSettings
+    fs: float
+    fingerprint: str
+    log: TrainingLog | None = None
+
+    def infer(self, traces: np.ndarray, fs: float, n_samples: int = 0,
+              seed: int = 0) -> SpikeInference:
+        """Spike probabilities of (cells, T) or (T,) traces in one pass of the network.
+
+        Args:
+            traces: fluorescence (e.g. ΔF/F) at ``fs`` Hz; NaN marks missing samples.
+            fs: sampling rate (Hz); must be the rate the model was trained at.
+            n_samples: posterior spike samples to return (0: none; the band is then exact
+                for the factorized network).
+            seed: seed of the samples.
+
+        Returns:
+            `SpikeInference`; NaN exactly where the input is NaN.
+        """
+        _check_rate(fs, self.fs)
+        if n_samples < 0:
+            raise InputError(f"n_samples: must be ≥ 0, got {n_samples}")
+        norm = normalize(traces, fs)
+        generator = torch.Generator().manual_seed(seed)
+        probs, samples = self._posterior(norm, n_samples, generator)
+        if samples is None and isinstance(self.recognition, FactorizedRecognition):
+            lower = (probs > 0.95).astype(np.float64)
+            upper = (probs > 0.05).astype(np.float64)
+        else:
+            draws = samples if samples is not None else self._posterior(norm, 100, generator)[1]
+            lower = np.quantile(draws, 0.05, axis=0)
+            upper = np.quantile(draws, 0.95, axis=0)
+        calcium, params = self._calcium(norm, probs)
+        return _result(norm, probs, lower, upper, calcium, samples, params, fs)
+
+    def _posterior(self, norm: Normalized, n_samples: int,
+                   generator: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Spike probabilities (cells, T) and, if asked, samples (n, cells, T)."""
+        before, after = self.recognition.receptive_field
+        x = torch.from_numpy(norm.x)
+        mask = torch.from_numpy(norm.mask)
+        xw, mw, plan = split_windows(x, mask, _INFER_WINDOW, max(before, after))
+        with torch.no_grad():
+            if isinstance(self.recognition, AutoregressiveRecognition):
+                draws = self.recognition.sample(xw, mw, max(n_samples, 20), generator)[0]
+                stitched = stitch(draws, plan)
+                probs = stitched.mean(dim=0)
+                samples = stitched[:n_samples] if n_samples else None
+            else:
+                probs = stitch(torch.sigmoid(self.recognition(xw, mw)), plan)
+                samples = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
+                                           generator=generator) if n_samples else None)
+        return probs.numpy().astype(np.float64), (None if samples is None
+                                                  else samples.numpy().astype(np.float64))
+
+    def _calcium(self, norm: Normalized,
+                 probs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fitted trace (cells, T) in input units and per-cell parameters."""
+        model = self.generative
+        same = norm.x.shape[0] == model.n_cells and _fingerprint(norm.x) == self.fingerprint
+        cells = torch.arange(norm.x.shape[0]) if same else torch.zeros(norm.x.shape[0],
+                                                                       dtype=torch.long)
+        spikes = torch.from_numpy(probs.astype(np.float32))[None]
+        x = torch.from_numpy(norm.x)
+        mask = torch.from_numpy(norm.mask)
+        with torch.no_grad():
+            if same:
+                pred = model.predict(spikes, cells, x, mask)[0].numpy()
+                params = {k: v for k, v in model.cell_parameters().items()}
+            else:  # new cells: the population's median kinetics, gain and bias by least squares
+                pred, params = _refit_gain(model, spikes[0], x, mask)
+        gain = params.pop("gain_sigma") * norm.sn
+        params.pop("bias_sigma", None)
+        params.update(gain=gain, sn=norm.sn.copy())
+        return pred * norm.sn[:, None] + norm.baseline, params
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model (weights, settings, fs) to one ``.pt`` file; returns the path."""
+        path = Path(path)
+        payload = {
+            "format": FORMAT, "version": FORMAT_VERSION, "fs": self.fs,
+            "settings": self.settings.model_dump(), "fingerprint": self.fingerprint,
+            "recognition": self.recognition.state_dict(),
+            "generative": self.generative.state_dict(),
+            "n_cells": self.generative.n_cells,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+
+def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None,
+        progress: Progress | None = None, **overrides: object) -> AmortizedModel:
+    """Train an amortized spike-inference model on (cells, T) or (T,) traces at ``fs`` Hz.
+
+    Args:
+        traces: fluorescence (e.g. ΔF/F); NaN marks missing samples.
+        fs: sampling rate (Hz).
+        settings: `AmortizedSettings` (defaults when None); ``overrides`` replace fields.
+        progress: called after every epoch with (epoch, max_epochs, held-out bound).
+
+    Returns:
+        The trained `AmortizedModel` (its ``log`` says how training went).
+    """
+    settings = (settings or AmortizedSettings()).model_copy(update=overrides)
+    settings = AmortizedSettings.model_validate(settings.model_dump())
+    norm = normalize(traces, fs)
+    torch.manual_seed(settings.seed)
+    recognition = _recognition(settings, fs)
+    model, targets = _initial_model(norm, fs, settings)
+    log = train(recognition, model, norm.x, norm.mask, fs, settings, progress, targets)
+    return AmortizedModel(recognition, model, settings, float(fs), _fingerprint(norm.x), log)
+
+
+def load(path: str | Path) -> AmortizedModel:
+    """Read a model written by `AmortizedModel.save`.
+
+    Raises:
+        InputError: the file is missing or is not a calscope amortized model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file; train one with `calscope train`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise InputError(f"{path}: not a calscope model file ({type(exc).__name__}); "
+                         "train one with `calscope train`") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a calscope amortized model; train one with "
+                         "`calscope train`")
+    settings = AmortizedSettings.model_validate(payload["settings"])
+    fs = float(payload["fs"])
+    recognition = _recognition(settings, fs)
+    recognition.load_state_dict(payload["recognition"])
+    recognition.eval()
+    n = int(payload["n_cells"])
+    model = CalciumModel(settings.generative, fs, np.ones(n), np.full(n, 0.05), np.ones(n),
+                         settings.rate_hz)
+    model.load_state_dict(payload["generative"])
+    return AmortizedModel(recognition, model, settings, fs, str(payload["fingerprint"]))
+
+
+def _recognition(settings: AmortizedSettings, fs: float) -> torch.nn.Module:
+    cls = (AutoregressiveRecognition if settings.recognition == "autoregressive"
+           else FactorizedRecognition)
+    return cls(fs, channels=settings.channels)
+
+
+def _initial_model(norm: Normalized, fs: float,
+                   settings: AmortizedSettings) -> tuple[CalciumModel, np.ndarray]:
+    """Generative model started from the foundation's kinetics and OASIS event sizes.
+
+    Returns the model and the OASIS spikes (cells, T) in units of each cell's gain (the
+    recognition network's warm-start targets; 0 where missing).
+    """
+    good = ~norm.bad
+    x = np.where(norm.mask > 0, norm.x, np.nan).astype(np.float64)
+    n = x.shape[0]
+    tau_d, tau_r, gain = np.full(n, 0.7), np.full(n, 0.05), np.full(n, 3.0)
+    g = ar_coefficients(x[good], fs, np.ones(good.sum()), 2)
+    d, r, ok = kernel_roots(g)
+    with np.errstate(divide="ignore"):
+        tau_d[good] = np.where(ok, -1.0 / (fs * np.log(d)), 0.7)
+        tau_r[good] = np.where(ok & (r > 0), -1.0 / (fs * np.log(np.maximum(r, 1e-12))), 0.05)
+    targets = np.zeros_like(norm.x)
+    spikes = np.nan_to_num(oasis_deconvolve(x[good], fs, g=g, sn=1.0, baseline=False).spikes)
+    for row, s, gi in zip(np.flatnonzero(good), spikes, g):
+        size = _event_size(s)  # in units of the AR jump; the kernel's peak may differ from 1
+        gain[row] = float(np.clip(size * impulse_response(gi, int(5 * fs) + 2).max(), 1.0, 50.0))
+        targets[row] = np.clip(s / size, 0.0, 1.0)
+    model = CalciumModel(settings.generative, fs, tau_d, np.minimum(tau_r, tau_d / 2), gain,
+                         settings.rate_hz)
+    return model, targets
+
+
+def _event_size(spikes: np.ndarray) -> float:
+    """Median size of the OASIS events of one trace (σ units): runs of consecutive spikes summed.
+
+    OASIS spreads one spike over neighbouring frames when its timing is uncertain, so single
+    frames underestimate the size of one spike; a run's sum does not.
+    """
+    active = spikes > 0.1
+    if not active.any():
+        return 3.0
+    starts = np.flatnonzero(active & ~np.r_[False, active[:-1]])
+    sums = np.add.reduceat(np.where(active, spikes, 0.0), starts)
+    big = sums[sums > 0.5]
+    return float(np.median(big)) if big.size else 3.0
+
+
+def _refit_gain(model: CalciumModel, spikes: torch.Tensor, x: torch.Tensor,
+                mask: torch.Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Fitted traces for cells the model was not trained on: median kinetics, LS gain/bias."""
+    n = x.shape[0]
+    c = _median_kernel_calcium(model, spikes)
+    w = mask
+    sw, sc, sx = w.sum(1).clamp_min(1), (w * c).sum(1), (w * x).sum(1)
+    scc, scx = (w * c * c).sum(1), (w * c * x).sum(1)
+    det = (sw * scc - sc * sc).clamp_min(1e-9)
+    gain = ((sw * scx - sc * sx) / det).clamp_min(0.0)
+    bias = (sx - gain * sc) / sw
+    pred = (gain[:, None] * c + bias[:, None]).numpy()
+    taus = model.cell_parameters()
+    params = {k: np.full(n, float(np.median(v))) for k, v in taus.items()
+              if k.startswith("tau")}
+    params.update(gain_sigma=gain.numpy().astype(np.float64), bias_sigma=bias.numpy())
+    return pred, params
+
+
+def _median_kernel_calcium(model: CalciumModel, spikes: torch.Tensor) -> torch.Tensor:
+    """(cells, T) calcium of ``spikes`` under the median kinetics of the training cells."""
+    T = spikes.shape[-1]
+    med = CalciumModel(model.kind, model.fs, np.ones(1), np.full(1, 0.05), np.ones(1))
+    with torch.no_grad():
+        med.log_tau_decay.fill_(float(model.log_tau_decay.median()))
+        med.log_tau_rise.fill_(float(model.log_tau_rise.median()))
+        return med.calcium(spikes[None], torch.zeros(spikes.shape[0], dtype=torch.long))[0][:, :T]
+
+
+def _check_rate(fs: float, trained: float) -> None:
+    if not (np.isfinite(fs) and fs > 0):
+        raise InputError(f"fs: the sampling rate must be a positive number of Hz, got {fs}")
+    if not math.isclose(fs, trained, rel_tol=1e-3):
+        raise InputError(f"fs={fs:g} Hz but the model was trained at {trained:g} Hz; resample "
+                         f"the traces to {trained:g} Hz or train a model at {fs:g} Hz")
+
+
+def _fingerprint(x: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).hexdigest()
+
+
+def _result(norm: Normalized, probs: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+            calcium: np.ndarray, samples: np.ndarray | None, params: dict[str, np.ndarray],
+            fs: float) -> SpikeInference:
+    """Apply the NaN rule (and 1-D input) to the inferred arrays."""
+    missing = ~norm.observed | norm.bad[:, None]
+    arrays = [probs, lower, upper, calcium]
+    for a in arrays:
+        a[missing] = np.nan
+    if samples is not None:
+        samples[:, missing] = np.nan
+    for key in params:
+        params[key] = np.where(norm.bad, np.nan, params[key])
+    if norm.was_1d:
+        arrays = [a[0] for a in arrays]
+        samples = None if samples is None else samples[:, 0]
+        params = {k: v[0] for k, v in params.items()}
+    return SpikeInference(*arrays, samples=samples, params=params, fs=float(fs))

@@ -1,0 +1,68 @@
+"""Traces → noise-normalised network input x = (y − baseline) / σ, and back."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from calscope.deconv.baseline import slow_baseline
+from calscope.deconv.noise import noise_sigma
+from calscope.validation import as_trace_matrix, check_fs, check_usable
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Traces prepared for the networks.
+
+    Attributes:
+        x: (cells, T) float32 (y − baseline) / σ, 0 where missing or on unusable rows.
+        mask: (cells, T) float32, 1 where observed (and the row is usable), else 0.
+        observed: (cells, T) bool, the input's finite samples (the NaN rule of the outputs).
+        baseline: (cells, T) float64 slow baseline (trace units).
+        sn: (cells,) noise σ (trace units); NaN for unusable rows.
+        bad: (cells,) bool, rows that are all NaN, constant or too short (output all NaN).
+        was_1d: the input was one (T,) trace.
+    """
+
+    x: np.ndarray
+    mask: np.ndarray
+    observed: np.ndarray
+    baseline: np.ndarray
+    sn: np.ndarray
+    bad: np.ndarray
+    was_1d: bool
+
+
+def normalize(traces: np.ndarray, fs: float, baseline_window_s: float = 20.0) -> Normalized:
+    """Validate traces and normalise them by the foundation's σ and slow baseline.
+
+    Args:
+        traces: (cells, T) or (T,) fluorescence (e.g. ΔF/F), NaN for missing samples.
+        fs: sampling rate (Hz).
+        baseline_window_s: time scale of the slow baseline (s).
+
+    Raises:
+        InputError: not a numeric 1-D/2-D array, too short, fs ≤ 0, or no usable row.
+    """
+    was_1d = np.ndim(traces) == 1
+    y = as_trace_matrix(traces)
+    fs = check_fs(fs)
+    y[np.isinf(y)] = np.nan
+    bad = check_usable(y)
+    for i in np.flatnonzero(bad):
+        warnings.warn(f"row {i}: trace is all NaN, constant or too short; its output is NaN",
+                      stacklevel=3)
+    good = ~bad
+    sn = np.full(y.shape[0], np.nan)
+    sn[good] = noise_sigma(y[good], fs)
+    sn[good] = np.where(sn[good] > 0, sn[good], np.nanstd(y[good], axis=1) + 1e-12)
+    base = np.zeros_like(y)
+    base[good] = slow_baseline(y[good], fs, baseline_window_s, sn=sn[good])
+    observed = np.isfinite(y)
+    mask = observed & good[:, None]
+    with np.errstate(invalid="ignore"):
+        x = np.where(mask, (y - base) / sn[:, None], 0.0).astype(np.float32)
+    return Normalized(x=x, mask=mask.astype(np.float32), observed=observed, baseline=base,
+                      sn=sn, bad=bad, was_1d=was_1d)

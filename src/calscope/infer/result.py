@@ -1,0 +1,36 @@
+"""`SpikeInference`: the result of the network methods (amortized, supervised)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SpikeInference:
+    """Spike probabilities with posterior uncertainty, for (cells, T) traces at ``fs`` Hz.
+
+    Attributes:
+        spikes: (cells, T) expected spikes per frame (the Bernoulli spike probability, as a
+            frame holds at most one spike).
+        lower, upper: (cells, T) 5th and 95th percentiles of the posterior spike count per
+            frame (a 90% band; 0 or 1 for binary spikes).
+        calcium: (cells, T) the generative model's fitted trace for the expected spikes, in
+            the input's units (baseline included).
+        samples: (n_samples, cells, T) posterior spike samples, or None when none were asked.
+        params: per-cell generative parameters, each a (cells,) array (e.g. ``tau_decay_s``,
+            ``gain`` in trace units, ``sn`` the noise σ used).
+        fs: sampling rate (Hz).
+
+    NaN exactly where the input is NaN (all fields with a time axis); the cell axis is dropped
+    for 1-D input.
+    """
+
+    spikes: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    calcium: np.ndarray
+    samples: np.ndarray | None = None
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    fs: float = float("nan")

@@ -1,0 +1,111 @@
+"""Amortized inference end to end: fit, infer, NaN rule, save/load, dispatch, bad input."""
+
+import numpy as np
+import pytest
+
+import calscope
+from calscope import metrics, simulate
+from calscope.errors import InputError
+from calscope.infer import SpikeInference, amortized
+
+FS = 30.0
+FAST = {"max_epochs": 200, "max_time_s": 30.0, "patience": 15}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate.traces(8, 4000, FS, indicator="GCaMP6f", seed=3)
+
+
+@pytest.fixture(scope="module")
+def model(sim):
+    return amortized.fit(sim.fluorescence, FS, **FAST)
+
+
+def _mean_r(pred, truth):
+    return np.mean([metrics.smoothed_correlation(p, t.astype(float), FS)
+                    for p, t in zip(pred, truth)])
+
+
+def test_fit_learns_kinetics_and_recovers_spikes_better_than_oasis(sim, model):
+    res = model.infer(sim.fluorescence, FS)
+    assert isinstance(res, SpikeInference)
+    assert res.spikes.shape == res.lower.shape == res.upper.shape == res.calcium.shape == (8, 4000)
+    assert np.all((res.spikes >= 0) & (res.spikes <= 1))
+    r_amortized = _mean_r(res.spikes, sim.spikes)
+    r_oasis = _mean_r(calscope.deconvolve(sim.fluorescence, FS).spikes, sim.spikes)
+    assert r_amortized >= 0.93
+    assert r_amortized > r_oasis - 0.01
+    # expected spike count and single-spike amplitude close to the truth
+    assert np.nansum(res.spikes) == pytest.approx(sim.spikes.sum(), rel=0.15)
+    np.testing.assert_allclose(res.params["gain"], sim.amplitude, rtol=0.35)
+    assert model.log.epochs >= 1 and model.log.stopped in ("patience", "max_epochs", "time")
+
+
+def test_band_contains_most_true_spikes_and_samples_are_binary(sim, model):
+    res = model.infer(sim.fluorescence, FS, n_samples=5, seed=1)
+    assert res.samples.shape == (5, 8, 4000)
+    assert set(np.unique(res.samples)) <= {0.0, 1.0}
+    inside = res.upper[sim.spikes > 0] >= 1
+    assert inside.mean() >= 0.8
+    again = model.infer(sim.fluorescence, FS, n_samples=5, seed=1)
+    np.testing.assert_array_equal(res.samples, again.samples)
+
+
+def test_nan_rule_and_new_cells(sim, model):
+    y = sim.fluorescence[:3].copy()
+    y[0, :40] = np.nan
+    y[1, 1000:1100] = np.nan
+    y[2, -25:] = np.nan
+    res = model.infer(y, FS)
+    for field in (res.spikes, res.lower, res.upper, res.calcium):
+        assert np.array_equal(np.isnan(field), np.isnan(y))
+    assert res.params["tau_decay_s"].shape == (3,)
+    one = model.infer(sim.fluorescence[4], FS)
+    assert one.spikes.shape == (4000,) and np.all(np.isfinite(one.spikes))
+
+
+def test_short_traces_shorter_than_the_receptive_field(model):
+    y = np.random.default_rng(0).normal(size=(2, 20))
+    res = model.infer(y, FS)
+    assert res.spikes.shape == (2, 20) and np.all(np.isfinite(res.spikes))
+
+
+def test_save_load_round_trip(tmp_path, sim, model):
+    path = model.save(tmp_path / "model.pt")
+    loaded = amortized.load(path)
+    assert loaded.fs == FS and loaded.settings == model.settings
+    a = model.infer(sim.fluorescence, FS)
+    b = loaded.infer(sim.fluorescence, FS)
+    np.testing.assert_allclose(a.spikes, b.spikes, atol=1e-6)
+    np.testing.assert_allclose(a.calcium, b.calcium, atol=1e-6)
+
+
+def test_bad_model_files_and_rates(tmp_path, sim, model):
+    not_model = tmp_path / "x.pt"
+    not_model.write_bytes(b"hello")
+    with pytest.raises(InputError, match="not a calscope model"):
+        amortized.load(not_model)
+    with pytest.raises(InputError, match="no such model"):
+        amortized.load(tmp_path / "missing.pt")
+    with pytest.raises(InputError, match="trained at 30 Hz"):
+        model.infer(sim.fluorescence, 15.0)
+
+
+def test_dispatch_fits_and_infers(sim, model, tmp_path):
+    path = model.save(tmp_path / "m.pt")
+    res = calscope.deconvolve(sim.fluorescence[:2], FS, method="amortized", model=path)
+    assert isinstance(res, SpikeInference) and res.spikes.shape == (2, 4000)
+    fitted = calscope.deconvolve(sim.fluorescence[:2, :1500], FS, method="amortized",
+                                 max_epochs=2, n_samples=2)
+    assert fitted.samples.shape == (2, 2, 1500)
+
+
+@pytest.mark.parametrize("overrides", [{"estimator": "relaxed"}, {"generative": "scf"},
+                                       {"generative": "mlphys"},
+                                       {"recognition": "autoregressive"}])
+def test_every_variant_trains_and_infers(sim, overrides):
+    m = amortized.fit(sim.fluorescence[:2, :900], FS, max_epochs=2, **overrides)
+    res = m.infer(sim.fluorescence[:2, :900], FS, n_samples=2)
+    assert res.spikes.shape == (2, 900) and np.all(np.isfinite(res.spikes))
+    assert res.samples.shape == (2, 2, 900)
