@@ -98,12 +98,23 @@ def predict(method: Method, traces: list[np.ndarray], fs: float) -> list[np.ndar
     """Spike estimates of ``method`` for each 1-D trace at ``fs`` Hz (None where it failed).
 
     calscope gets the traces of equal length together as one matrix (no NaN padding, which
-    would make its noise estimate depend on the padding).
+    would make its noise estimate depend on the padding); the amortized method gets all of a
+    dataset's traces NaN-padded into one matrix, so it trains one model per dataset on them
+    (no spike labels) and infers them.
     """
     if method.kind == "oasis":
         order, penalty = OASIS_METHODS[method.name]
         return [_oasis_one(t, order, penalty) for t in traces]
     out: list[np.ndarray | None] = [None] * len(traces)
+    if method.settings.get("method") == "amortized":
+        # one model per dataset: all its traces, NaN-padded to a common length
+        T = max(t.size for t in traces)
+        stacked = np.full((len(traces), T), np.nan)
+        for i, t in enumerate(traces):
+            stacked[i, :t.size] = t
+        rows = _calscope_matrix(stacked, fs, method.settings)
+        return [None if r is None or not np.isfinite(r[:t.size]).all() else r[:t.size]
+                for r, t in zip(rows, traces)]
     by_length: dict[int, list[int]] = {}
     for i, t in enumerate(traces):
         by_length.setdefault(t.size, []).append(i)

@@ -1,0 +1,90 @@
+"""Speed of amortized spike inference: training time, and inference throughput of a trained model.
+
+Trains calscope's amortized model (default settings, its time budget) on 30 simulated GCaMP6f
+cells × 10,000 frames at 30 Hz — the default job of ``calscope deconvolve --method amortized``
+— then times inference (``model.infer``: normalisation, the network over windows, the fitted
+calcium) on 1000 cells × 10,000 frames, next to oasis-deconv's ``deconvolve`` (AR(1), L1,
+looped over cells) and calscope's OASIS on the same traces as yardsticks. The issue's target is
+≥ 400,000 samples/s (20× CASCADE's ≈ 20,000 samples/s on this machine, measured elsewhere: its
+pretrained models are not on PyPI). Writes bench/results/infer_speed.json.
+
+Run: ``python bench/infer_speed.py [--cells 1000] [--samples 10000] [--peer-cells 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, format_table, quiet_warnings, time_call, write_json  # noqa: E402
+
+import calscope  # noqa: E402
+from calscope import metrics, simulate  # noqa: E402
+from calscope.infer import amortized  # noqa: E402
+
+FS = 30.0
+
+
+def _r(spikes: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.nanmean([metrics.smoothed_correlation(s, t.astype(float), FS)
+                             for s, t in zip(spikes, truth)]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cells", type=int, default=1000)
+    p.add_argument("--samples", type=int, default=10_000)
+    p.add_argument("--peer-cells", type=int, default=100,
+                   help="cells timed for oasis-deconv (its loop is slow; rate is per sample)")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "infer_speed.json")
+    args = p.parse_args(argv)
+
+    train_sim = simulate.traces(30, 10_000, FS, indicator="GCaMP6f", seed=1)
+    t0 = time.perf_counter()
+    model = amortized.fit(train_sim.fluorescence, FS)
+    train_s = time.perf_counter() - t0
+    print(f"trained in {train_s:.1f} s ({model.log.epochs} epochs, stopped: {model.log.stopped})",
+          flush=True)
+
+    sim = simulate.traces(args.cells, args.samples, FS, indicator="GCaMP6f", seed=2)
+    y = sim.fluorescence.astype(np.float64)
+    n = y.size
+    rows = []
+    with quiet_warnings():
+        ours = time_call(lambda: model.infer(y, FS), repeats=3)
+        rows.append(["calscope amortized infer", ours.median_s, n / ours.median_s,
+                     _r(ours.result.spikes, sim.spikes)])
+        oasis_ours = time_call(lambda: calscope.deconvolve(y, FS), repeats=3)
+        rows.append(["calscope oasis (default)", oasis_ours.median_s, n / oasis_ours.median_s,
+                     _r(oasis_ours.result.spikes, sim.spikes)])
+        from oasis.functions import deconvolve as oasis_deconvolve
+
+        sub = y[: args.peer_cells]
+        peer = time_call(lambda: np.stack([oasis_deconvolve(r, penalty=1)[1] for r in sub]),
+                         repeats=1, warmup=0)
+        rows.append(["oasis-deconv (loop, AR(1))", peer.median_s, sub.size / peer.median_s,
+                     _r(peer.result, sim.spikes[: args.peer_cells])])
+    header = ["method", "median s", "samples/s", "spike r vs truth"]
+    print()
+    print(format_table(header, rows))
+    print(f"training: {train_s:.1f} s on 30 cells × 10,000 frames; torch threads "
+          f"{torch.get_num_threads()}")
+    out = write_json(args.out, {
+        "settings": {"cells": args.cells, "samples": args.samples, "fs": FS,
+                     "peer_cells": args.peer_cells, "indicator": "GCaMP6f",
+                     "model": model.settings.model_dump(), "torch_threads": torch.get_num_threads()},
+        "training": {"seconds": train_s, "epochs": model.log.epochs,
+                     "stopped": model.log.stopped, "cells": 30, "frames": 10_000},
+        "table": {"header": header, "rows": rows},
+    }, extra_packages=("torch", "oasis-deconv"))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
