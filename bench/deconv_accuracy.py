@@ -52,7 +52,8 @@ SPIKEFINDER_FS = 100.0
 
 @dataclass(frozen=True)
 class Method:
-    """A scored setting: ``kind`` is "calscope" (settings go to calscope.deconvolve) or "oasis"."""
+    """A scored setting: ``kind`` is "calscope" (settings go to calscope.deconvolve), "oasis"
+    or "naive" (the rectified increase of ΔF/F per frame)."""
 
     name: str
     kind: str
@@ -105,6 +106,8 @@ def predict(method: Method, traces: list[np.ndarray], fs: float) -> list[np.ndar
     if method.kind == "oasis":
         order, penalty = OASIS_METHODS[method.name]
         return [_oasis_one(t, order, penalty) for t in traces]
+    if method.kind == "naive":  # the rectified frame-to-frame increase of ΔF/F
+        return [np.maximum(np.diff(t, prepend=t[0]), 0.0) for t in traces]
     out: list[np.ndarray | None] = [None] * len(traces)
     if method.settings.get("method") == "amortized":
         # one model per dataset: all its traces, NaN-padded to a common length
@@ -205,12 +208,13 @@ def run_task(task: Task) -> dict[str, dict[str, Any]]:
 
 def _methods(args: argparse.Namespace) -> list[Method]:
     """Methods to score from the command line."""
-    available = dict.fromkeys(["calscope", *OASIS_METHODS])
+    available = dict.fromkeys(["calscope", *OASIS_METHODS, "naive"])
     wanted = args.methods.split(",") if args.methods else list(available)
     unknown = [m for m in wanted if m not in available]
     if unknown:
         raise SystemExit(f"unknown --methods {unknown}; choose from {list(available)}")
-    methods = [Method(m, "oasis") if m in OASIS_METHODS else Method(m, "calscope") for m in wanted]
+    kinds = {**dict.fromkeys(OASIS_METHODS, "oasis"), "naive": "naive"}
+    methods = [Method(m, kinds.get(m, "calscope")) for m in wanted]
     for spec in args.variant:
         name, _, text = spec.partition(":")
         methods.append(Method(name, "calscope", parse_settings(text)))

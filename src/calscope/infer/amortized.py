@@ -128,7 +128,7 @@ class AmortizedModel:
                 pred, params = _refit_gain(model, spikes[0], x, mask)
         gain = params.pop("gain_sigma") * norm.sn
         params.pop("bias_sigma", None)
-        params.update(gain=gain, sn=norm.sn.copy())
+        params.update(gain=gain, sn=norm.sn * params.pop("noise_sigma", 1.0))
         return pred * norm.sn[:, None] + norm.baseline, params
 
     def save(self, path: str | Path) -> Path:

@@ -16,7 +16,8 @@ with per-frame probability p0 = rate / fs. Three kernels / observation models (S
   f(c) = gain · c^n / (c^n + K^n) · (1 + K^n) (so f(1) = gain) and a slow linear drift per
   window, profiled out by least squares.
 
-Per-cell parameters (one row per training cell): log gain, bias, log τ_decay, log τ_rise (and,
+Per-cell parameters (one row per training cell): log gain, bias, log noise σ (1 to start
+with: the spectral estimate), log τ_decay, log τ_rise (and,
 for mlphys, log K and log n shared by all cells). Shapes: spikes (K, B, T) — K samples of B
 windows; ``cells`` (B,) long indices of each window's cell.
 """
@@ -59,6 +60,7 @@ class CalciumModel(nn.Module):
         self.log_tau_rise = param(np.log(np.maximum(tau_rise_s, _MIN_TAU_S)))
         self.log_gain = param(np.log(np.maximum(gain, 1e-3)))
         self.bias = param(np.zeros(len(gain)))
+        self.log_noise = param(np.zeros(len(gain)))
         self.log_hill_k = nn.Parameter(torch.tensor(math.log(2.0)))
         self.log_hill_n = nn.Parameter(torch.tensor(0.0))
         p0 = min(max(rate_hz / fs, 1e-5), 0.5)
@@ -108,10 +110,17 @@ class CalciumModel(nn.Module):
         return pred
 
     def log_likelihood(self, x: Tensor, mask: Tensor, spikes: Tensor, cells: Tensor) -> Tensor:
-        """(K, B) Gaussian log p(x | s) (unit noise) summed over observed frames."""
-        resid = (x - self.predict(spikes, cells, x, mask)) * mask
+        """(K, B) Gaussian log p(x | s) summed over observed frames.
+
+        The noise σ is 1 in normalised units to start with and learned per cell (``log_noise``):
+        it absorbs errors of the spectral σ estimate (e.g. for traces resampled up from a lower
+        frame rate, whose spectrum is empty at the top).
+        """
+        log_sd = self.log_noise[cells][:, None]
+        resid = (x - self.predict(spikes, cells, x, mask)) * mask * torch.exp(-log_sd)
         n_obs = mask.sum(dim=-1)
-        return -0.5 * (resid ** 2).sum(dim=-1) - 0.5 * math.log(2 * math.pi) * n_obs
+        return (-0.5 * (resid ** 2).sum(dim=-1) - (0.5 * math.log(2 * math.pi)
+                                                   + log_sd[:, 0]) * n_obs)
 
     def log_prior(self, spikes: Tensor, mask: Tensor) -> Tensor:
         """(K, B) Bernoulli log p(s) over observed frames."""
@@ -129,6 +138,7 @@ class CalciumModel(nn.Module):
             out = {
                 "gain_sigma": self.log_gain.exp().numpy().copy(),
                 "bias_sigma": self.bias.numpy().copy(),
+                "noise_sigma": self.log_noise.exp().numpy().copy(),
                 "tau_decay_s": self.log_tau_decay.exp().numpy().copy(),
             }
             if self.kind != "scf":

@@ -35,8 +35,23 @@ class Normalized:
     was_1d: bool
 
 
+def _difference_floor(y: np.ndarray) -> np.ndarray:
+    """(cells,) a floor for σ: half the robust σ of the frame-to-frame differences.
+
+    For white noise the differences have σ√2, so the floor sits well below a good spectral
+    estimate. A trace resampled up from a lower frame rate has an empty top of the spectrum
+    and a spectral σ near 0; the floor keeps the normalised trace in a sane range (the
+    generative model's learned noise scale corrects the rest).
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        d = np.diff(y, axis=1)
+        mad = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
+    return np.nan_to_num(0.5 * 1.4826 * mad / np.sqrt(2.0)) + 1e-12
+
+
 def normalize(traces: np.ndarray, fs: float, baseline_window_s: float = 20.0) -> Normalized:
-    """Validate traces and normalise them by the foundation's σ and slow baseline.
+    """Validate traces and normalise them by the foundation's σ (floored) and slow baseline.
 
     Args:
         traces: (cells, T) or (T,) fluorescence (e.g. ΔF/F), NaN for missing samples.
@@ -56,8 +71,7 @@ def normalize(traces: np.ndarray, fs: float, baseline_window_s: float = 20.0) ->
                       stacklevel=3)
     good = ~bad
     sn = np.full(y.shape[0], np.nan)
-    sn[good] = noise_sigma(y[good], fs)
-    sn[good] = np.where(sn[good] > 0, sn[good], np.nanstd(y[good], axis=1) + 1e-12)
+    sn[good] = np.maximum(noise_sigma(y[good], fs), _difference_floor(y[good]))
     base = np.zeros_like(y)
     base[good] = slow_baseline(y[good], fs, baseline_window_s, sn=sn[good])
     observed = np.isfinite(y)
