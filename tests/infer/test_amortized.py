@@ -110,3 +110,12 @@ def test_every_variant_trains_and_infers(sim, overrides):
     res = m.infer(sim.fluorescence[:2, :900], FS, n_samples=2)
     assert res.spikes.shape == (2, 900) and np.all(np.isfinite(res.spikes))
     assert res.samples.shape == (2, 2, 900)
+
+
+def test_bad_settings_are_input_errors(sim):
+    with pytest.raises(InputError, match="estimator"):
+        amortized.fit(sim.fluorescence[:1, :300], FS, estimator="nope")
+    with pytest.raises(InputError, match="n_samples"):
+        amortized.fit(sim.fluorescence[:1, :300], FS, n_samples=1)
+    with pytest.raises(InputError, match="unknown_knob"):
+        amortized.fit(sim.fluorescence[:1, :300], FS, unknown_knob=3)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from calscope.config import AmortizedSettings
 from calscope.deconv import deconvolve as oasis_deconvolve
@@ -123,7 +124,7 @@ class AmortizedModel:
         with torch.no_grad():
             if same:
                 pred = model.predict(spikes, cells, x, mask)[0].numpy()
-                params = {k: v for k, v in model.cell_parameters().items()}
+                params = model.cell_parameters()
             else:  # new cells: the population's median kinetics, gain and bias by least squares
                 pred, params = _refit_gain(model, spikes[0], x, mask)
         gain = params.pop("gain_sigma") * norm.sn
@@ -160,8 +161,12 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
     Returns:
         The trained `AmortizedModel` (its ``log`` says how training went).
     """
-    settings = (settings or AmortizedSettings()).model_copy(update=overrides)
-    settings = AmortizedSettings.model_validate(settings.model_dump())
+    try:
+        settings = AmortizedSettings.model_validate(
+            {**(settings or AmortizedSettings()).model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"amortized settings: {problems}") from None
     norm = normalize(traces, fs)
     torch.manual_seed(settings.seed)
     recognition = _recognition(settings, fs)
