@@ -95,9 +95,10 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
         settings: training settings (estimator, K, window, batch, learning rate, stopping).
         progress: called after every epoch with (epoch, max_epochs, held-out bound).
         warm_targets: (cells, T) spike probabilities in [0, 1] (e.g. OASIS spikes over each
-            cell's gain): a factorized q is first fitted to them by cross-entropy for
-            `WARM_EPOCHS` epochs, so the ELBO phase starts from sharp posteriors (no spike
-            labels are used: the targets come from the unsupervised OASIS solution).
+            cell's gain): q is first fitted to them by cross-entropy for `WARM_EPOCHS`
+            epochs (teacher-forced for the autoregressive network), so the ELBO phase starts
+            from sharp posteriors (no spike labels are used: the targets come from the
+            unsupervised OASIS solution).
 
     Returns:
         The `TrainingLog`; both modules end in their best held-out state.
@@ -107,7 +108,7 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
     rng = np.random.default_rng(settings.seed)
     length = max(16, int(round(settings.window_s * fs)))
     xw, mw, cw = cut_windows(x, mask, length)
-    if warm_targets is not None and not hasattr(recognition, "sample"):
+    if warm_targets is not None:
         _warm_start(recognition, xw, mw, cut_windows(warm_targets, mask, length)[0], settings,
                     rng)
     order = rng.permutation(len(xw))
@@ -159,12 +160,24 @@ def _warm_start(recognition: torch.nn.Module, xw: Tensor, mw: Tensor, targets: T
         perm = torch.from_numpy(rng.permutation(len(xw)))
         for i in range(0, len(perm), settings.batch_windows):
             idx = perm[i:i + settings.batch_windows]
-            logits = recognition(xw[idx], mw[idx])
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(
-                logits, targets[idx], reduction="none") * mw[idx]).sum() / mw[idx].sum()
+            loss = _cross_entropy(recognition, xw[idx], mw[idx], targets[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+
+
+def _cross_entropy(recognition: torch.nn.Module, x: Tensor, mask: Tensor,
+                   targets: Tensor) -> Tensor:
+    """Masked cross-entropy per observed frame of q against soft spike targets (B, T).
+
+    The autoregressive network is teacher-forced with the targets as its previous spikes.
+    """
+    if hasattr(recognition, "log_prob"):
+        total = -recognition.log_prob(x, mask, targets[None]).sum()
+    else:
+        total = (torch.nn.functional.binary_cross_entropy_with_logits(
+            recognition(x, mask), targets, reduction="none") * mask).sum()
+    return total / mask.sum().clamp_min(1.0)
 
 
 def _heldout_bound(recognition: torch.nn.Module, model: CalciumModel, xw: Tensor, mw: Tensor,
