@@ -38,6 +38,7 @@ from calscope.simulate.indicators import impulse_response
 FORMAT = "calscope-amortized"
 FORMAT_VERSION = 1
 _INFER_WINDOW = 4096  # frames per inference window (plus margins)
+_INFER_CHUNK = 16  # windows per forward pass
 
 
 @dataclass
@@ -105,7 +106,11 @@ class AmortizedModel:
                 probs = stitched.mean(dim=0)
                 samples = stitched[:n_samples] if n_samples else None
             else:
-                probs = stitch(torch.sigmoid(self.recognition(xw, mw)), plan)
+                # chunks of windows keep the convolutions' working set in cache
+                chunks = range(0, len(xw), _INFER_CHUNK)
+                logits = torch.cat([self.recognition(xw[i:i + _INFER_CHUNK],
+                                                     mw[i:i + _INFER_CHUNK]) for i in chunks])
+                probs = stitch(torch.sigmoid(logits), plan)
                 samples = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
                                            generator=generator) if n_samples else None)
         return probs.numpy().astype(np.float64), (None if samples is None
