@@ -21,6 +21,7 @@ from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import CalscopeError, InputError
 from calscope.io.traces import read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
+from calscope.validation import unusable_rows
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="calscope: calcium imaging traces → spikes (and soon movies → networks).")
@@ -39,8 +40,8 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 value = command(*args, **kwargs)
-            for warning in caught:
-                err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+            for message in dict.fromkeys(str(w.message) for w in caught):  # once each
+                err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
             return value
         except CalscopeError as error:
             err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
@@ -81,7 +82,16 @@ def config_command(
 
 
 def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any) -> Deconvolution:
-    """Deconvolve (cells, T) traces in chunks of cells, with a progress bar on stderr."""
+    """Deconvolve (cells, T) traces in chunks of cells, with a progress bar on stderr.
+
+    Unusable rows are reported here with their row in the whole input (the solver's own
+    warnings would count rows from the start of each chunk).
+    """
+    bad = unusable_rows(traces)
+    if bad.all():
+        raise InputError("the input: every trace is all NaN or constant; nothing to deconvolve")
+    for row in np.flatnonzero(bad):
+        warnings.warn(f"row {row}: trace is all NaN or constant; its output is NaN", stacklevel=2)
     parts = []
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
@@ -89,10 +99,23 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
         task = progress.add_task(label, total=len(traces))
         for start in range(0, len(traces), CHUNK_CELLS):
             chunk = traces[start:start + CHUNK_CELLS]
-            parts.append(deconvolve(chunk, fs, **kwargs))
+            if bad[start:start + CHUNK_CELLS].all():  # nothing to solve: NaN rows
+                parts.append(_nan_result(chunk.shape, int(kwargs.get("order", 2)), fs))
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # reported above, with global row numbers
+                    parts.append(deconvolve(chunk, fs, **kwargs))
             progress.advance(task, len(chunk))
     return Deconvolution(**{name: (np.concatenate([getattr(p, name) for p in parts])
                                    if name != "fs" else fs) for name in Deconvolution.__dataclass_fields__})
+
+
+def _nan_result(shape: tuple[int, int], order: int, fs: float) -> Deconvolution:
+    """An all-NaN `Deconvolution` for a chunk of unusable rows."""
+    nan = np.full(shape, np.nan)
+    return Deconvolution(calcium=nan, spikes=nan.copy(), baseline=nan.copy(),
+                         g=np.full((shape[0], order), np.nan), sn=np.full(shape[0], np.nan),
+                         lam=np.full(shape[0], np.nan), fs=fs)
 
 
 @app.command("deconvolve")

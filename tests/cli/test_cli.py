@@ -162,3 +162,18 @@ def test_demo_runs(tmp_path):
     assert summary["scores"]["cells"] == 6
     assert summary["scores"]["spike_correlation_median"] > 0.6
     assert np.load(tmp_path / "demo" / "spikes.npy").shape == (6, 1800)
+
+
+def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monkeypatch, sim):
+    import calscope.cli as cli
+
+    monkeypatch.setattr(cli, "CHUNK_CELLS", 2)
+    y = np.vstack([sim.fluorescence, np.full((2, 600), np.nan)])  # rows 4, 5: a whole chunk
+    y[1] = 0.5  # constant
+    np.save(tmp_path / "t.npy", y)
+    res = _run("deconvolve", tmp_path / "t.npy", "--fs", 30, "--out", tmp_path / "s.npy")
+    assert res.exit_code == 0, res.output
+    for row in (1, 4, 5):
+        assert f"row {row}:" in res.output
+    spikes = np.load(tmp_path / "s.npy")
+    assert np.isnan(spikes[[1, 4, 5]]).all() and np.isfinite(spikes[[0, 2, 3]]).all()
