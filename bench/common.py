@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from calscope.metrics import smoothed_correlations
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -190,3 +192,8 @@ def parse_settings(text: str) -> dict[str, Any]:
         out[key.strip()] = value
     return out
 
+
+
+def mean_spike_r(spikes: np.ndarray, truth: np.ndarray, fs: float) -> float:
+    """Mean over cells of the σ = 50 ms-smoothed Pearson r of (cells, T) spikes vs truth."""
+    return float(np.nanmean(smoothed_correlations(spikes, truth, fs)))

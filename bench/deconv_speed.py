@@ -39,10 +39,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    BENCH_DIR, RESULTS_DIR, format_table, quiet_warnings, time_call, write_json,
+    BENCH_DIR, RESULTS_DIR, format_table, mean_spike_r, quiet_warnings, time_call, write_json,
 )
 
-from calscope import metrics, simulate  # noqa: E402
+from calscope import simulate  # noqa: E402
 from calscope.deconv import deconvolve  # noqa: E402 - what calscope.deconvolve(Y, fs) runs
 
 FS = 30.0
@@ -85,12 +85,6 @@ print(json.dumps({"times_s": times, "suite2p": version("suite2p"),
 """
 
 
-def _accuracy(spikes: np.ndarray, truth: np.ndarray) -> float:
-    """Mean over cells of the smoothed (σ = 50 ms) Pearson r of spikes vs true spikes."""
-    rs = [metrics.smoothed_correlation(s, t, FS) for s, t in zip(spikes, truth)]
-    return float(np.nanmean(rs))
-
-
 def _row(case: str, part: str, method: str, fn: Callable[[], np.ndarray], n_samples: int,
          truth: np.ndarray, repeats: int) -> dict[str, Any]:
     """Time ``fn`` (→ (cells, T) spikes) and score its output.
@@ -105,7 +99,7 @@ def _row(case: str, part: str, method: str, fn: Callable[[], np.ndarray], n_samp
         "case": case, "part": part, "method": method, "median_s": timing.median_s,
         "times_s": list(timing.times_s), "warmup_calls": warmup,
         "samples_per_s": n_samples / timing.median_s,
-        "accuracy_r": _accuracy(timing.result, truth),
+        "accuracy_r": mean_spike_r(timing.result, truth, FS),
     }
 
 
@@ -223,7 +217,7 @@ def suite2p_rows(y0: np.ndarray, sim: simulate.Simulation, repeats: int) -> list
             rows.append({
                 "case": "AR(1)", "part": part, "method": "suite2p (subprocess, float32)",
                 "median_s": median, "times_s": info["times_s"], "samples_per_s": y.size / median,
-                "accuracy_r": _accuracy(np.load(out), sim.spikes),
+                "accuracy_r": mean_spike_r(np.load(out), sim.spikes, FS),
             })
             settings = {} if preprocess else {"g": [g], "lam": 0.0, "baseline": False}
             ours = partial(_calscope_spikes, y, order=1, **settings)

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, format_table, quiet_warnings, write_json  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR, format_table, mean_spike_r, quiet_warnings, write_json,
+)
 
 import calscope  # noqa: E402
-from calscope import metrics, simulate  # noqa: E402
+from calscope import simulate  # noqa: E402
 from calscope.infer import amortized  # noqa: E402
 
 FS = 30.0
@@ -44,11 +46,6 @@ CASES = {
     "mismatch: drift + shot noise": {"indicator": "GCaMP6f", "snr": 4.0, "drift": 0.3,
                                      "shot_noise": 0.02},
 }
-
-
-def _r(spikes: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.nanmean([metrics.smoothed_correlation(s, t.astype(float), FS)
-                             for s, t in zip(spikes, truth)]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         y = sim.fluorescence
         truth = sim.spikes
         with quiet_warnings():
-            r_oasis = _r(calscope.deconvolve(y, FS).spikes, truth)
+            r_oasis = mean_spike_r(calscope.deconvolve(y, FS).spikes, truth, FS)
         for est in estimators:
             t0 = time.perf_counter()
             model = amortized.fit(y, FS, estimator=est, max_time_s=args.max_time)
@@ -76,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             spike = truth > 0
             inside = float(np.mean(res.upper[spike] >= truth[spike]))
             quiet = float(np.mean(res.lower[~spike] == 0))
-            record = {"case": name, "estimator": est, "spike_r": _r(res.spikes, truth),
+            record = {"case": name, "estimator": est,
+                      "spike_r": mean_spike_r(res.spikes, truth, FS),
                       "oasis_r": r_oasis, "count_ratio": float(np.nansum(res.spikes) / truth.sum()),
                       "true_spikes_in_band": inside, "quiet_frames_lower_0": quiet,
                       "train_s": seconds, "epochs": model.log.epochs, "settings": kw}

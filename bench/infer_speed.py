@@ -22,18 +22,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, format_table, quiet_warnings, time_call, write_json  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR, format_table, mean_spike_r, quiet_warnings, time_call, write_json,
+)
 
 import calscope  # noqa: E402
-from calscope import metrics, simulate  # noqa: E402
+from calscope import simulate  # noqa: E402
 from calscope.infer import amortized  # noqa: E402
 
 FS = 30.0
-
-
-def _r(spikes: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.nanmean([metrics.smoothed_correlation(s, t.astype(float), FS)
-                             for s, t in zip(spikes, truth)]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,17 +56,17 @@ def main(argv: list[str] | None = None) -> None:
     with quiet_warnings():
         ours = time_call(lambda: model.infer(y, FS), repeats=3)
         rows.append(["calscope amortized infer", ours.median_s, n / ours.median_s,
-                     _r(ours.result.spikes, sim.spikes)])
+                     mean_spike_r(ours.result.spikes, sim.spikes, FS)])
         oasis_ours = time_call(lambda: calscope.deconvolve(y, FS), repeats=3)
         rows.append(["calscope oasis (default)", oasis_ours.median_s, n / oasis_ours.median_s,
-                     _r(oasis_ours.result.spikes, sim.spikes)])
+                     mean_spike_r(oasis_ours.result.spikes, sim.spikes, FS)])
         from oasis.functions import deconvolve as oasis_deconvolve
 
         sub = y[: args.peer_cells]
         peer = time_call(lambda: np.stack([oasis_deconvolve(r, penalty=1)[1] for r in sub]),
                          repeats=1, warmup=0)
         rows.append(["oasis-deconv (loop, AR(1))", peer.median_s, sub.size / peer.median_s,
-                     _r(peer.result, sim.spikes[: args.peer_cells])])
+                     mean_spike_r(peer.result, sim.spikes[: args.peer_cells], FS)])
     header = ["method", "median s", "samples/s", "spike r vs truth"]
     print()
     print(format_table(header, rows))

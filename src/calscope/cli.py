@@ -21,7 +21,7 @@ from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import CalscopeError, InputError
 from calscope.io.traces import read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
-from calscope.validation import unusable_rows
+from calscope.validation import check_usable, warn_unusable_rows
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="calscope: calcium imaging traces → spikes (and soon movies → networks).")
@@ -87,11 +87,8 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
     Unusable rows are reported here with their row in the whole input (the solver's own
     warnings would count rows from the start of each chunk).
     """
-    bad = unusable_rows(traces)
-    if bad.all():
-        raise InputError("the input: every trace is all NaN or constant; nothing to deconvolve")
-    for row in np.flatnonzero(bad):
-        warnings.warn(f"row {row}: trace is all NaN or constant; its output is NaN", stacklevel=2)
+    bad = check_usable(traces, "the input")
+    warn_unusable_rows(bad)
     parts = []
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())

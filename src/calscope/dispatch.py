@@ -10,12 +10,13 @@ import numpy as np
 from calscope.deconv import Deconvolution
 from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.errors import InputError
+from calscope.infer.result import SpikeInference
 
 METHODS = ("oasis", "amortized")
 
 
 def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
-               **settings: Any) -> Any:
+               **settings: Any) -> Deconvolution | SpikeInference:
     """Infer spikes from (cells, T) or (T,) traces sampled at ``fs`` Hz.
 
     Args:

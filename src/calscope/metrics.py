@@ -175,6 +175,16 @@ def smoothed_correlation(
     return pearson(gaussian_smooth(pred, fs, sigma_s), gaussian_smooth(truth, fs, sigma_s))
 
 
+def smoothed_correlations(
+    pred: np.ndarray, truth: np.ndarray, fs: float, sigma_s: float = PROTOCOL_SIGMA_S
+) -> np.ndarray:
+    """:func:`smoothed_correlation` of each row: (cells,) r for (cells, T) pred and truth."""
+    if np.shape(pred) != np.shape(truth):
+        raise ValueError(f"pred {np.shape(pred)} and truth {np.shape(truth)} differ in shape")
+    return np.array([smoothed_correlation(p, np.asarray(t, dtype=np.float64), fs, sigma_s)
+                     for p, t in zip(pred, truth)])
+
+
 @dataclass(frozen=True)
 class ScoringTrace:
     """One ground-truth recording on the protocol's regular grid.

@@ -13,7 +13,7 @@ from calscope.config import Settings
 from calscope.deconv import Deconvolution
 from calscope.dispatch import deconvolve
 from calscope.io.writers import atomic_open, write_result, write_spikes
-from calscope.metrics import pearson, smoothed_correlation
+from calscope.metrics import pearson, smoothed_correlations
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,7 @@ def run_demo(settings: Settings, out_dir: str | Path) -> DemoResult:
     result = deconvolve(sim.fluorescence, sim.fs, method=dec.method, order=dec.order,
                         penalty=dec.penalty, lam=dec.lam, baseline=dec.baseline,
                         baseline_window_s=dec.baseline_window_s, optimize_g=dec.optimize_g)
-    spike_r = np.array([smoothed_correlation(p, t.astype(float), sim.fs)
-                        for p, t in zip(result.spikes, sim.spikes)])
+    spike_r = smoothed_correlations(result.spikes, sim.spikes, sim.fs)
     calcium_r = np.array([pearson(c, t) for c, t in zip(result.calcium, sim.calcium)])
     out = Path(out_dir)
     rows = np.arange(sim.spikes.shape[0])

@@ -9,6 +9,7 @@ or an argument name).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -90,3 +91,29 @@ def check_usable(traces: np.ndarray, name: str = "traces") -> np.ndarray:
             "finite samples); check that it holds fluorescence"
         )
     return unusable
+
+
+def warn_unusable_rows(unusable: np.ndarray, stacklevel: int = 3) -> None:
+    """Warn once per unusable row (``unusable``: (cells,) bool), naming the row."""
+    for row in np.flatnonzero(unusable):
+        warnings.warn(f"row {row}: trace is all NaN, constant or too short; its output is NaN",
+                      stacklevel=stacklevel)
+
+
+def checked_traces(traces: np.ndarray, fs: object,
+                   name: str = "traces") -> tuple[np.ndarray, np.ndarray]:
+    """Validate traces and fs for a spike-inference method, warning about unusable rows.
+
+    Returns:
+        ``(y, unusable)``: (cells, T) float64 copy with ±inf turned into NaN, and the (cells,)
+        bool mask of rows whose output will be all NaN (all NaN, constant or too short).
+
+    Raises:
+        InputError: bad array, too short, fs not a positive number, or no usable row.
+    """
+    y = as_trace_matrix(traces, name)
+    check_fs(fs)
+    y[np.isinf(y)] = np.nan
+    unusable = check_usable(y, name)
+    warn_unusable_rows(unusable, stacklevel=4)
+    return y, unusable

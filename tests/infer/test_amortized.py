@@ -24,8 +24,7 @@ def model(sim):
 
 
 def _mean_r(pred, truth):
-    return np.mean([metrics.smoothed_correlation(p, t.astype(float), FS)
-                    for p, t in zip(pred, truth)])
+    return np.mean(metrics.smoothed_correlations(pred, truth, FS))
 
 
 def test_fit_learns_kinetics_and_recovers_spikes_better_than_oasis(sim, model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import numpy as np
@@ -14,21 +13,9 @@ from calscope.deconv.noise import noise_sigma
 from calscope.deconv.oasis import solve_matrix
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
-from calscope.validation import as_trace_matrix, check_fs, check_usable
+from calscope.validation import checked_traces
 
 G_FIT_ROUNDS = 2  # optimize_g: fit the decay on the support, re-solve; twice
-
-
-def check_traces(traces: np.ndarray, fs: float, name: str = "traces") -> tuple[np.ndarray, np.ndarray]:
-    """Validate traces and fs; return ((cells, T) float64 array, bool mask of unusable rows).
-
-    Unusable rows (all NaN, constant, or fewer than 10 finite samples) are reported by the caller
-    and give NaN output; raises `InputError` if no row is usable.
-    """
-    y = as_trace_matrix(traces, name)
-    check_fs(fs)
-    y[np.isinf(y)] = np.nan
-    return y, check_usable(y, name)
 
 
 def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
@@ -67,7 +54,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     Returns:
         `Deconvolution` with calcium, spikes and baseline (cells, T), sn, lam (cells,), g
         (cells, order); the cell axis is dropped for 1-D input. NaN exactly where the input is
-        NaN; rows that are all NaN or constant come back all NaN with a warning.
+        NaN; rows that are all NaN, constant or too short come back all NaN with a warning.
     """
     fit_constant = isinstance(baseline, str)
     if fit_constant and baseline != "constant" or not isinstance(baseline, (bool, int, float, str)):
@@ -77,10 +64,8 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     if penalty not in ("l1", "l0"):
         raise InputError(f"penalty: must be 'l1' or 'l0', got {penalty!r}")
     was_1d = np.ndim(traces) == 1
-    y, bad = check_traces(traces, fs)
+    y, bad = checked_traces(traces, fs)
     n_cells = y.shape[0]
-    for i in np.flatnonzero(bad):
-        warnings.warn(f"row {i}: trace is all NaN or constant; its output is NaN", stacklevel=2)
     good = slice(None) if not bad.any() else ~bad  # a slice avoids copying every trace
     sn_arr = _per_cell(sn, n_cells, "sn") if sn is not None else np.zeros(n_cells)
     if sn is None:
@@ -105,6 +90,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     smin = np.full(n_cells, 0.0 if s_min is None else float(s_min))
     G = np.zeros((n_cells, 2))
     G[:, :order] = g_arr
+
     def solve(G: np.ndarray) -> tuple[np.ndarray, ...]:
         return solve_matrix(y, bad, G, lam_arr, b0, sn_arr, fit_constant, lam is None,
                             penalty == "l0", smin)

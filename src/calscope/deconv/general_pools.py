@@ -9,7 +9,6 @@ own leaner pools (`calscope.deconv.ar1_pools`).
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 # Pool record columns (float64 array, one row per pool):

@@ -24,6 +24,7 @@ from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.deconv.kinetics import ar_coefficients, kernel_roots
 from calscope.errors import InputError
 from calscope.infer.generative import CalciumModel
+from calscope.io.writers import atomic_open
 from calscope.infer.normalize import Normalized, normalize
 from calscope.infer.recognition import (
     AutoregressiveRecognition,
@@ -39,6 +40,7 @@ FORMAT = "calscope-amortized"
 FORMAT_VERSION = 1
 _INFER_WINDOW = 4096  # frames per inference window (plus margins)
 _INFER_CHUNK = 16  # windows per forward pass
+_AR_DRAWS = 100  # autoregressive: sampled spike trains behind the probability and band
 
 
 @dataclass
@@ -69,8 +71,8 @@ class AmortizedModel:
         Args:
             traces: fluorescence (e.g. ΔF/F) at ``fs`` Hz; NaN marks missing samples.
             fs: sampling rate (Hz); must be the rate the model was trained at.
-            n_samples: posterior spike samples to return (0: none; the band is then exact
-                for the factorized network).
+            n_samples: posterior spike samples to return (0: none; the factorized network's
+                band is then exact, the autoregressive one's comes from its own draws).
             seed: seed of the samples.
 
         Returns:
@@ -81,12 +83,12 @@ class AmortizedModel:
             raise InputError(f"n_samples: must be ≥ 0, got {n_samples}")
         norm = normalize(traces, fs)
         generator = torch.Generator().manual_seed(seed)
-        probs, samples = self._posterior(norm, n_samples, generator)
-        if samples is None and isinstance(self.recognition, FactorizedRecognition):
+        probs, draws = self._posterior(norm, n_samples, generator)
+        samples = draws[:n_samples] if n_samples else None
+        if draws is None:  # factorized, no samples: the exact per-frame Bernoulli band
             lower = (probs > 0.95).astype(np.float64)
             upper = (probs > 0.05).astype(np.float64)
         else:
-            draws = samples if samples is not None else self._posterior(norm, 100, generator)[1]
             lower = np.quantile(draws, 0.05, axis=0)
             upper = np.quantile(draws, 0.95, axis=0)
         calcium, params = self._calcium(norm, probs)
@@ -94,41 +96,43 @@ class AmortizedModel:
 
     def _posterior(self, norm: Normalized, n_samples: int,
                    generator: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """Spike probabilities (cells, T) and, if asked, samples (n, cells, T)."""
+        """Spike probabilities (cells, T) and posterior draws (m, cells, T).
+
+        Factorized: the network's probabilities, and ``n_samples`` Bernoulli draws (None when
+        0). Autoregressive: max(``n_samples``, `_AR_DRAWS`) sampled spike trains, whose mean
+        is the probability.
+        """
         before, after = self.recognition.receptive_field
         x = torch.from_numpy(norm.x)
         mask = torch.from_numpy(norm.mask)
         xw, mw, plan = split_windows(x, mask, _INFER_WINDOW, max(before, after))
         with torch.no_grad():
             if isinstance(self.recognition, AutoregressiveRecognition):
-                draws = self.recognition.sample(xw, mw, max(n_samples, 20), generator)[0]
-                stitched = stitch(draws, plan)
-                probs = stitched.mean(dim=0)
-                samples = stitched[:n_samples] if n_samples else None
+                draws = stitch(self.recognition.sample(xw, mw, max(n_samples, _AR_DRAWS),
+                                                       generator)[0], plan)
+                probs = draws.mean(dim=0)
             else:
                 # chunks of windows keep the convolutions' working set in cache
                 chunks = range(0, len(xw), _INFER_CHUNK)
                 logits = torch.cat([self.recognition(xw[i:i + _INFER_CHUNK],
                                                      mw[i:i + _INFER_CHUNK]) for i in chunks])
                 probs = stitch(torch.sigmoid(logits), plan)
-                samples = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
-                                           generator=generator) if n_samples else None)
-        return probs.numpy().astype(np.float64), (None if samples is None
-                                                  else samples.numpy().astype(np.float64))
+                draws = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
+                                         generator=generator) if n_samples else None)
+        return probs.numpy().astype(np.float64), (None if draws is None
+                                                  else draws.numpy().astype(np.float64))
 
     def _calcium(self, norm: Normalized,
                  probs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Fitted trace (cells, T) in input units and per-cell parameters."""
         model = self.generative
         same = norm.x.shape[0] == model.n_cells and _fingerprint(norm.x) == self.fingerprint
-        cells = torch.arange(norm.x.shape[0]) if same else torch.zeros(norm.x.shape[0],
-                                                                       dtype=torch.long)
         spikes = torch.from_numpy(probs.astype(np.float32))[None]
         x = torch.from_numpy(norm.x)
         mask = torch.from_numpy(norm.mask)
         with torch.no_grad():
             if same:
-                pred = model.predict(spikes, cells, x, mask)[0].numpy()
+                pred = model.predict(spikes, torch.arange(model.n_cells), x, mask)[0].numpy()
                 params = model.cell_parameters()
             else:  # new cells: the population's median kinetics, gain and bias by least squares
                 pred, params = _refit_gain(model, spikes[0], x, mask)
@@ -147,9 +151,8 @@ class AmortizedModel:
             "generative": self.generative.state_dict(),
             "n_cells": self.generative.n_cells,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
+        with atomic_open(path) as handle:
+            torch.save(payload, handle)
         return path
 
 

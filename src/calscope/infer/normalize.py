@@ -9,7 +9,7 @@ import numpy as np
 
 from calscope.deconv.baseline import slow_baseline
 from calscope.deconv.noise import noise_sigma
-from calscope.validation import as_trace_matrix, check_fs, check_usable
+from calscope.validation import checked_traces
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,7 @@ def normalize(traces: np.ndarray, fs: float, baseline_window_s: float = 20.0) ->
         InputError: not a numeric 1-D/2-D array, too short, fs ≤ 0, or no usable row.
     """
     was_1d = np.ndim(traces) == 1
-    y = as_trace_matrix(traces)
-    fs = check_fs(fs)
-    y[np.isinf(y)] = np.nan
-    bad = check_usable(y)
-    for i in np.flatnonzero(bad):
-        warnings.warn(f"row {i}: trace is all NaN, constant or too short; its output is NaN",
-                      stacklevel=3)
+    y, bad = checked_traces(traces, fs)
     good = ~bad
     sn = np.full(y.shape[0], np.nan)
     sn[good] = np.maximum(noise_sigma(y[good], fs), _difference_floor(y[good]))
