@@ -84,35 +84,28 @@ def config_command(
 def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any) -> Deconvolution:
     """Deconvolve (cells, T) traces in chunks of cells, with a progress bar on stderr.
 
-    Unusable rows are reported here with their row in the whole input (the solver's own
-    warnings would count rows from the start of each chunk).
+    Unusable rows are reported here, numbered in the whole input, and left out of the chunks
+    (their output is NaN), so no chunk can consist of them alone.
     """
     bad = check_usable(traces, "the input")
     warn_unusable_rows(bad)
+    rows = np.flatnonzero(~bad)
     parts = []
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(label, total=len(traces))
-        for start in range(0, len(traces), CHUNK_CELLS):
-            chunk = traces[start:start + CHUNK_CELLS]
-            if bad[start:start + CHUNK_CELLS].all():  # nothing to solve: NaN rows
-                parts.append(_nan_result(chunk.shape, int(kwargs.get("order", 2)), fs))
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # reported above, with global row numbers
-                    parts.append(deconvolve(chunk, fs, **kwargs))
+        task = progress.add_task(label, total=len(rows))
+        for start in range(0, len(rows), CHUNK_CELLS):
+            chunk = rows[start:start + CHUNK_CELLS]
+            parts.append(deconvolve(traces[chunk], fs, **kwargs))
             progress.advance(task, len(chunk))
-    return Deconvolution(**{name: (np.concatenate([getattr(p, name) for p in parts])
-                                   if name != "fs" else fs) for name in Deconvolution.__dataclass_fields__})
-
-
-def _nan_result(shape: tuple[int, int], order: int, fs: float) -> Deconvolution:
-    """An all-NaN `Deconvolution` for a chunk of unusable rows."""
-    nan = np.full(shape, np.nan)
-    return Deconvolution(calcium=nan, spikes=nan.copy(), baseline=nan.copy(),
-                         g=np.full((shape[0], order), np.nan), sn=np.full(shape[0], np.nan),
-                         lam=np.full(shape[0], np.nan), fs=fs)
+    fields = {}
+    for name in Deconvolution.__dataclass_fields__:
+        if name != "fs":
+            solved = np.concatenate([getattr(p, name) for p in parts])
+            fields[name] = np.full((len(traces), *solved.shape[1:]), np.nan)
+            fields[name][rows] = solved
+    return Deconvolution(fs=fs, **fields)
 
 
 @app.command("deconvolve")

@@ -112,8 +112,8 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
         _warm_start(recognition, xw, mw, cut_windows(warm_targets, mask, length)[0], settings,
                     rng)
     order = rng.permutation(len(xw))
-    n_val = max(1, len(xw) // 10) if len(xw) > 1 else 0
-    val, tr = order[:n_val], order[n_val:] if len(xw) > 1 else order
+    n_val = max(1, len(xw) // 10) if len(xw) > 1 else 0  # one window: trained and scored
+    val, tr = order[:n_val], order[n_val:]
     params = list(recognition.parameters()) + list(model.parameters())
     optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
     start = time.perf_counter()
