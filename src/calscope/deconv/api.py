@@ -8,7 +8,7 @@ import numpy as np
 
 from calscope.deconv.baseline import baseline_guess, slow_baseline
 from calscope.deconv.gfit import fit_decay
-from calscope.deconv.kinetics import ar_coefficients
+from calscope.deconv.kinetics import ar_coefficients, kernel_roots
 from calscope.deconv.noise import noise_sigma
 from calscope.deconv.oasis import solve_matrix
 from calscope.deconv.result import Deconvolution
@@ -96,9 +96,14 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
                             penalty == "l0", smin)
 
     C, S, B, LAM, _ = solve(G)
-    for _ in range(G_FIT_ROUNDS if optimize_g else 0):
-        G = fit_decay(y - np.nan_to_num(B)[:, None], S, G, sn_arr, bad, float(fs))
-        C, S, B, LAM, _ = solve(G)
+    if optimize_g:
+        decay, rise, ok = kernel_roots(g_arr)
+        fit = ok & ~bad  # cells with a real decaying kernel; the others keep their g
+        for _ in range(G_FIT_ROUNDS):
+            decay = fit_decay(y - np.nan_to_num(B)[:, None], S, decay, rise, sn_arr, ~fit,
+                              float(fs))
+            G[fit, 0], G[fit, 1] = decay[fit] + rise[fit], -decay[fit] * rise[fit]
+            C, S, B, LAM, _ = solve(G)
     g_arr[:] = G[:, :order]
     # the baseline is NaN exactly where the spikes are (missing samples, unusable rows)
     base = np.where(np.isnan(S), np.nan, B[:, None] if drift is None else drift + B[:, None])

@@ -91,32 +91,26 @@ def _best_decay(y, support, r, fs):
 
 
 @njit(cache=True, parallel=True)
-def fit_decay(Y, S, G, sn, skip, fs):
-    """Per-cell decay fitted on the spike support of a solution (see the module docstring).
+def fit_decay(Y, S, decay, rise, sn, skip, fs):
+    """Per-cell decay root fitted on the spike support of a solution (see the module docstring).
 
     Args:
         Y: (cells, T) traces minus baseline, NaN where missing.
         S: (cells, T) spikes of the current solution (NaN where missing).
-        G: (cells, 2) current AR coefficients (g2 = 0 for AR(1)); the rise root is kept.
+        decay, rise: (cells,) current decay and rise roots (`kinetics.kernel_roots`; rise 0 for
+            AR(1)); the rise is kept.
         sn: (cells,) noise σ: spikes ≥ σ start a segment.
         skip: (cells,) rows to leave unchanged.
         fs: sampling rate (Hz).
 
     Returns:
-        (cells, 2) AR coefficients with the fitted decay root.
+        (cells,) decay roots.
     """
-    out = G.copy()
+    out = decay.copy()
     for i in prange(Y.shape[0]):
         if skip[i]:
             continue
-        g1, g2 = G[i, 0], G[i, 1]
-        disc = g1 * g1 + 4.0 * g2
-        if disc < 0.0:
-            continue
-        r = max((g1 - np.sqrt(disc)) / 2.0, 0.0)
         support = S[i] >= sn[i]
         support[0] = True
-        d = _best_decay(Y[i], support, r, fs)
-        out[i, 0] = d + r
-        out[i, 1] = -d * r
+        out[i] = _best_decay(Y[i], support, rise[i], fs)
     return out
