@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -137,7 +138,8 @@ def deconvolve_command(
                                              "time on its spikes (slower; off by default).")]
     = False,
     model: Annotated[Optional[Path], typer.Option(help="amortized: a model from `calscope "
-                                                  "train` (default: train on INPUT first).")]
+                                                  "train` (default: train on INPUT first); "
+                                                  "supervised: default the shipped model.")]
     = None,
     samples: Annotated[int, typer.Option(help="amortized: posterior spike samples to add to "
                                          ".npz output.")] = 0,
@@ -157,8 +159,10 @@ def deconvolve_command(
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if samples < 0:
         raise InputError(f"--samples: must be ≥ 0, got {samples}")
-    if method != "amortized" and (model is not None or samples):
-        raise InputError("--model and --samples belong to --method amortized")
+    if method == "oasis" and model is not None:
+        raise InputError("--model belongs to --method amortized or supervised")
+    if method != "amortized" and samples:
+        raise InputError("--samples belongs to --method amortized")
     settings = _settings(config)
     base = settings.deconv
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
@@ -168,6 +172,11 @@ def deconvolve_command(
         trained = (amortized.load(model) if model is not None
                    else _train(data.traces, data.fs, settings.amortized, input.name))
         result = trained.infer(data.traces, data.fs, n_samples=samples)
+    elif method == "supervised":
+        from calscope.infer import supervised
+
+        with err_console.status(f"inferring spikes of {input.name} …"):
+            result = supervised.load(model).infer(data.traces, data.fs)
     else:
         result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
                                     method=method, order=order, penalty=penalty, lam=lam,
@@ -203,35 +212,84 @@ def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: st
 @app.command("train")
 @_friendly
 def train_command(
-    input: Annotated[Path, typer.Argument(help="Traces to train on (any format `deconvolve` "
-                                          "reads).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.pt).")],
-    fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
-                                                "format carries it.")] = None,
-    method: Annotated[str, typer.Option(help="Network method: amortized.")] = "amortized",
+    input: Annotated[Optional[Path], typer.Argument(
+        help="amortized: traces to train on (any format `deconvolve` reads).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.pt).")]
+    = Path("model.pt"),
+    fs: Annotated[Optional[float], typer.Option(help="amortized: sampling rate (Hz); required "
+                                                "unless the format carries it.")] = None,
+    method: Annotated[str, typer.Option(help="amortized (unsupervised, on INPUT) or supervised "
+                                        "(on --ground-truth).")] = "amortized",
+    ground_truth: Annotated[Optional[Path], typer.Option(
+        "--ground-truth", help="supervised: a folder of dataset folders of CASCADE-layout "
+        ".mat files (e.g. ../shared/data/ground_truth/cascade).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(
+        help="supervised: dataset folders to leave out, comma-separated name prefixes "
+        "(e.g. DS09,DS17).")] = None,
     max_time: Annotated[Optional[float], typer.Option(
         "--max-time", help="Training time budget (s).")] = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (amortized section).")]
-    = None,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (amortized or "
+                                                   "supervised section).")] = None,
 ) -> None:
-    """Train a spike-inference network on traces (no spike labels needed) and save it."""
-    if method != "amortized":
-        raise InputError(f"--method: `train` trains amortized models, got {method!r}")
+    """Train a spike-inference network and save it: amortized on traces (no spike labels),
+    supervised on ground truth (checkpointed to OUT.ckpt, so an interrupted run continues)."""
+    if method not in ("amortized", "supervised"):
+        raise InputError(f"--method: `train` trains amortized or supervised models, got {method!r}")
     if out.suffix.lower() != ".pt":
         raise InputError(f"--out {out}: a model is written as a .pt file; name it MODEL.pt")
     if max_time is not None and not max_time > 0:
         raise InputError(f"--max-time: must be a positive number of seconds, got {max_time}")
-    settings = _settings(config).amortized
-    if max_time is not None:
-        settings = settings.model_copy(update={"max_time_s": float(max_time)})
+    budget = {} if max_time is None else {"max_time_s": float(max_time)}
+    if method == "supervised":
+        if ground_truth is None or input is not None:
+            raise InputError("--method supervised trains on --ground-truth DIR (no INPUT); "
+                             "e.g. --ground-truth ../shared/data/ground_truth/cascade")
+        command = ["calscope", "train", "--method", "supervised", "--ground-truth",
+                   str(ground_truth), "--out", str(out)]
+        for flag, value in (("--exclude", exclude), ("--max-time", max_time),
+                            ("--config", config)):
+            command += [flag, str(value)] if value is not None else []
+        _train_supervised(ground_truth, exclude, out,
+                          _settings(config).supervised.model_copy(update=budget),
+                          shlex.join(command))
+        return
+    if input is None or ground_truth is not None or exclude is not None:
+        raise InputError("--method amortized trains on INPUT traces (no --ground-truth or "
+                         "--exclude)")
+    settings = _settings(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     model = _train(data.traces, data.fs, settings, input.name)
     model.save(out)
     err_console.print(f"wrote {out} (trained at {data.fs:g} Hz on {data.traces.shape[0]} cells)",
                       highlight=False)
+
+
+def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: Any,
+                      command: str) -> None:
+    """Train the supervised network on ground truth with a progress bar, and save it."""
+    from calscope.infer import supervised
+
+    left_out = [e.strip() for e in (exclude or "").split(",") if e.strip()]
+    recordings = supervised.load_ground_truth(root, exclude=left_out)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}"
+                                                                         "/{task.total}"),
+               TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(f"training on {root.name}", total=settings.epochs, loss="")
+
+        def update(epoch: int, total: int, loss: float) -> None:
+            progress.update(task, completed=epoch, loss=f"loss {loss:.4f}")
+
+        model = supervised.train(recordings, settings, progress=update,
+                                 checkpoint=out.with_name(out.name + ".ckpt"),
+                                 command=command)
+    model.save(out)
+    err_console.print(f"wrote {out} and {out.with_suffix('.json')} ({model.log.epochs} epochs in "
+                      f"{model.log.seconds:.0f} s on {model.card['recordings']} recordings of "
+                      f"{len(model.card['datasets'])} datasets)", highlight=False)
 
 
 @app.command("demo")

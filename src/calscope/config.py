@@ -50,6 +50,24 @@ class AmortizedSettings(_Stage):
     seed: int = 0
 
 
+class SupervisedSettings(_Stage):
+    """Supervised spike inference trained on ground truth (`calscope.infer.supervised.train`)."""
+
+    channels: int = Field(24, ge=2, description="network width")
+    dilations: tuple[int, ...] = Field((1, 2, 4, 8, 16, 32), min_length=1,
+                                       description="one residual block per dilation (frames)")
+    window_frames: int = Field(256, ge=16, description="training window (model frames, 30 Hz)")
+    batch_windows: int = Field(64, ge=1, description="windows per training step")
+    windows_per_epoch: int = Field(4096, ge=1, description="windows drawn per noise realisation")
+    epochs: int = Field(12, ge=1, description="training epochs (fresh noise each)")
+    learning_rate: float = Field(2e-3, gt=0)
+    max_noise_factor: float = Field(8.0, ge=1, description="noise raised up to this factor")
+    clean_fraction: float = Field(0.2, ge=0, le=1, description="recordings kept at own noise")
+    target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
+    max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
+    seed: int = 0
+
+
 class SimulateSettings(_Stage):
     """Simulated recording used by `calscope demo` and `calscope simulate`."""
 
@@ -69,6 +87,7 @@ class Settings(_Stage):
 
     deconv: DeconvSettings = DeconvSettings()
     amortized: AmortizedSettings = AmortizedSettings()
+    supervised: SupervisedSettings = SupervisedSettings()
     simulate: SimulateSettings = SimulateSettings()
 
     def to_yaml(self) -> str:

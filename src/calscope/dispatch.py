@@ -12,7 +12,7 @@ from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.errors import InputError
 from calscope.infer.result import SpikeInference
 
-METHODS = ("oasis", "amortized")
+METHODS = ("oasis", "amortized", "supervised")
 
 
 def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
@@ -22,12 +22,14 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
     Args:
         traces: fluorescence (e.g. ΔF/F); NaN marks missing samples (output NaN there).
         fs: sampling rate (Hz).
-        method: "oasis" (convex deconvolution, `calscope.deconv.deconvolve`) or "amortized"
+        method: "oasis" (convex deconvolution, `calscope.deconv.deconvolve`), "amortized"
             (a VAE recognition network, `calscope.infer.amortized`: trained on ``traces``
-            first unless ``model=`` gives a trained model or its ``.pt`` path).
+            first unless ``model=`` gives a trained model or its ``.pt`` path) or
+            "supervised" (a network trained on real ground truth,
+            `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g. Amortized: model, n_samples, seed, progress and any
-            `calscope.config.AmortizedSettings` field.
+            `calscope.config.AmortizedSettings` field. Supervised: model.
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -46,5 +48,14 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         elif isinstance(model, (str, Path)):
             model = amortized.load(model)
         return model.infer(traces, fs, n_samples=n_samples, seed=seed)
+    if method == "supervised":
+        from calscope.infer import supervised
+
+        model = settings.pop("model", None)
+        if settings:
+            raise InputError(f"method='supervised' takes only model=, got {sorted(settings)}")
+        if not isinstance(model, supervised.SupervisedModel):
+            model = supervised.load(model)
+        return model.infer(traces, fs)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

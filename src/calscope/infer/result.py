@@ -17,7 +17,8 @@ class SpikeInference:
         lower, upper: (cells, T) 5th and 95th percentiles of the posterior spike count per
             frame (a 90% band; 0 or 1 for binary spikes).
         calcium: (cells, T) the generative model's fitted trace for the expected spikes, in
-            the input's units (baseline included).
+            the input's units (baseline included); None for the supervised method, which has
+            no calcium model.
         samples: (n_samples, cells, T) posterior spike samples, or None when none were asked.
         params: per-cell generative parameters, each a (cells,) array (e.g. ``tau_decay_s``,
             ``gain`` in trace units, ``sn`` the noise σ used).
@@ -30,7 +31,7 @@ class SpikeInference:
     spikes: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    calcium: np.ndarray
+    calcium: np.ndarray | None
     samples: np.ndarray | None = None
     params: dict[str, np.ndarray] = field(default_factory=dict)
     fs: float = float("nan")

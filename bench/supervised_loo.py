@@ -1,0 +1,182 @@
+"""Leave-one-dataset-out accuracy of the supervised network on real ground truth.
+
+For every group of CASCADE datasets (datasets from one paper or one mouse are left out together,
+stricter than one folder at a time), train on all other groups and score the held-out group with
+calscope's 30 Hz protocol, next to calscope's OASIS on the same recordings. The fold holding
+DS17 (GCaMP5k, Akerboom 2012, the source of Spikefinder 6) also scores Spikefinder 6, and every
+fold model scores Spikefinder 4 (OGB-1 retina, in no CASCADE dataset), both with the official
+rule at 100 Hz. Spike-count error and bias per dataset are reported as CASCADE does:
+per neuron |Σ pred − Σ true| / Σ true and (Σ pred − Σ true) / Σ true, median over neurons.
+
+Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
+and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
+The amortized column is read from bench/results/infer_accuracy.json (an earlier run, same
+protocol) when present.
+
+Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--epochs 12] [--set key=value]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, format_table, parse_settings, quiet_warnings, write_json  # noqa: E402
+
+import calscope  # noqa: E402
+from calscope import metrics  # noqa: E402
+from calscope.infer import supervised  # noqa: E402
+from calscope.io.ground_truth import load_spikefinder  # noqa: E402
+from calscope.io.shared_data import shared_data_dir  # noqa: E402
+
+#: Left out together: one paper's datasets, and DS28 with DS33 (same mouse, see the data README).
+GROUPS = {
+    "DS03": ["DS03"], "DS04": ["DS04"], "DS05": ["DS05"], "DS06": ["DS06"], "DS07": ["DS07"],
+    "DS08": ["DS08"], "DS09": ["DS09"], "DS10/11": ["DS10", "DS11"], "DS12/13": ["DS12", "DS13"],
+    "DS17": ["DS17"], "DS18": ["DS18"], "DS19": ["DS19"], "DS20": ["DS20"], "DS21": ["DS21"],
+    "DS22/23": ["DS22", "DS23"], "DS24/25/26": ["DS24", "DS25", "DS26"], "DS27": ["DS27"],
+    "DS28/33": ["DS28", "DS33"], "DS29": ["DS29"], "DS40/41": ["DS40", "DS41"],
+}
+FOLD_DIR = RESULTS_DIR / "supervised_loo"
+CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "supervised_loo"
+
+
+def count_stats(preds: list[np.ndarray], traces: list[metrics.ScoringTrace]) -> dict[str, dict]:
+    """Per dataset: median over neurons of the spike-count error and bias (CASCADE's)."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for p, tr in zip(preds, traces):
+        s = sums.setdefault((tr.dataset, tr.neuron), [0.0, 0.0])
+        s[0] += float(np.nansum(p))
+        s[1] += float(tr.counts.sum())
+    out: dict[str, dict[str, list[float]]] = {}
+    for (ds, _), (pred, true) in sums.items():
+        if true > 0:
+            d = out.setdefault(ds, {"error": [], "bias": []})
+            d["error"].append(abs(pred - true) / true)
+            d["bias"].append((pred - true) / true)
+    return {ds: {k: float(np.median(v)) for k, v in d.items()} for ds, d in out.items()}
+
+
+def oasis_predictions(traces: list[metrics.ScoringTrace]) -> list[np.ndarray | None]:
+    out = []
+    with quiet_warnings():
+        for tr in traces:
+            try:
+                out.append(calscope.deconvolve(tr.dff, tr.fs).spikes)
+            except Exception:  # noqa: BLE001 - a failure scores r = 0, as in the other benches
+                out.append(None)
+    return out
+
+
+def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) -> float:
+    recs = load_spikefinder(data / "ground_truth" / "spikefinder", name)
+    scores = []
+    for rec in recs:
+        truth = np.zeros(rec.dff.size)
+        np.add.at(truth, np.floor(rec.spike_times * 100.0).astype(int).clip(0, truth.size - 1), 1)
+        pred = model.infer(rec.dff, 100.0).spikes
+        scores.append(metrics.spikefinder_correlation(np.nan_to_num(pred), truth))
+    return float(np.mean(scores))
+
+
+def run_fold(group: str, data: Path, overrides: dict) -> dict:
+    root = data / "ground_truth" / "cascade"
+    held = GROUPS[group]
+    t0 = time.perf_counter()
+    model = supervised.train(supervised.load_ground_truth(root, exclude=held),
+                             checkpoint=CACHE_DIR / f"{group.replace('/', '_')}.ckpt",
+                             progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
+                                                               f"{loss:.4f}", flush=True),
+                             **overrides)
+    train_s = time.perf_counter() - t0
+    test = [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in held)
+            for r in supervised.load_cascade_dataset(d)]
+    traces = metrics.prepare_cascade(test)
+    t1 = time.perf_counter()
+    preds = [model.infer(tr.dff, tr.fs).spikes for tr in traces]
+    infer_s = time.perf_counter() - t1
+    oasis = oasis_predictions(traces)
+    result = {
+        "group": group, "train_s": train_s, "infer_s": infer_s, "settings": overrides,
+        "supervised": metrics.score_predictions(traces, preds)["per_dataset"],
+        "oasis": metrics.score_predictions(traces, oasis)["per_dataset"],
+        "counts": count_stats(preds, traces),
+        "SF4": spikefinder_score(model, data, "4"),
+    }
+    if group == "DS17":
+        result["SF6"] = spikefinder_score(model, data, "6")
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--groups", default=",".join(GROUPS), help="fold names, comma-separated")
+    p.add_argument("--set", action="append", default=[], help="supervised setting key=value")
+    p.add_argument("--data", type=Path, default=None, help="shared data folder")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_loo.json")
+    p.add_argument("--card", type=Path, default=None,
+                   help="a model (.pt) whose card gets these scores as its 'validation'")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    data = args.data or shared_data_dir()
+    overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
+    FOLD_DIR.mkdir(parents=True, exist_ok=True)
+    folds = {}
+    for group in args.groups.split(","):
+        path = FOLD_DIR / f"{group.replace('/', '_')}.json"
+        if path.is_file() and json.loads(path.read_text()).get("settings") == overrides:
+            folds[group] = json.loads(path.read_text())
+            continue
+        print(f"fold {group}: training without {GROUPS[group]}", flush=True)
+        folds[group] = run_fold(group, data, overrides)
+        write_json(path, folds[group])
+    amortized = {}
+    previous = RESULTS_DIR / "infer_accuracy.json"
+    if previous.is_file():
+        rows = json.loads(previous.read_text())["table"]
+        col = rows["header"].index("amortized") if "amortized" in rows["header"] else None
+        amortized = {r[0]: r[col] for r in rows["rows"]} if col else {}
+    header = ["dataset", "supervised", "OASIS", "amortized*", "count error", "count bias"]
+    table = []
+    for fold in folds.values():
+        for ds in sorted(fold["supervised"]):
+            c = fold["counts"].get(ds, {})
+            table.append([ds, fold["supervised"][ds], fold["oasis"][ds], amortized.get(ds),
+                          c.get("error"), c.get("bias")])
+    means = [float(np.mean([r[k] for r in table if r[k] is not None])) for k in (1, 2)]
+    wins = sum(r[1] > r[2] for r in table)
+    table.append(["mean over datasets", *means, None, None, None])
+    sf4 = [f["SF4"] for f in folds.values()]
+    sf6 = [f["SF6"] for f in folds.values() if "SF6" in f]
+    print(format_table(header, table))
+    print(f"supervised beats OASIS on {wins} of {len(table) - 1} datasets")
+    print(f"Spikefinder 4 (official score), fold models: mean {np.mean(sf4):.3f} "
+          f"(min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
+    if sf6:
+        print(f"Spikefinder 6 (official score), trained without DS17: {sf6[0]:.3f}")
+    print("* amortized: from bench/results/infer_accuracy.json (an earlier run, same protocol)")
+    if args.card is not None:
+        model = supervised.load(args.card)
+        model.card["validation"] = {
+            "protocol": "leave-one-dataset-out (groups as in bench/supervised_loo.py), "
+                        "calscope's 30 Hz protocol; Spikefinder: official score at 100 Hz",
+            "per_dataset_r": {r[0]: r[1] for r in table[:-1]},
+            "oasis_per_dataset_r": {r[0]: r[2] for r in table[:-1]},
+            "mean_r": means[0], "oasis_mean_r": means[1], "folds": len(folds),
+            "spikefinder4": float(np.mean(sf4)), "spikefinder6": sf6[0] if sf6 else None,
+        }
+        model.save(args.card)
+        print(f"updated the card of {args.card}")
+    write_json(args.out, {"table": {"header": header, "rows": table}, "wins": wins,
+                          "SF4": sf4, "SF6": sf6, "folds": folds, "groups": GROUPS})
+
+
+if __name__ == "__main__":
+    main()

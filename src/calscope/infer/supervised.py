@@ -1,0 +1,215 @@
+"""Supervised spike inference: a network trained on real ground truth, shipped in the package.
+
+``load()`` returns the shipped model (``calscope/infer/models/supervised.pt`` with its JSON card);
+``model.infer(traces, fs)`` gives expected spikes per frame with a 90% band for any number of
+cells at any frame rate in one pass. ``train(ground_truth_dir)`` reproduces a model from
+ground-truth recordings (simultaneous electrophysiology and imaging); ``calscope train --method
+supervised`` is the same from the command line.
+
+Traces are resampled to the network's 30 Hz (:mod:`calscope.infer.features`), and its output is
+resampled back to the input's frames, keeping the expected spike count.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+import calscope
+from calscope import metrics
+from calscope.config import SupervisedSettings
+from calscope.errors import InputError
+from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
+from calscope.infer.resample import counts_to_rate
+from calscope.infer.result import SpikeInference
+from calscope.infer.spikenet import SpikeNet
+from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
+from calscope.infer.training_set import training_traces
+from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
+from calscope.io.writers import atomic_open
+from calscope.validation import checked_traces, check_fs
+
+FORMAT = "calscope-supervised"
+FORMAT_VERSION = 1
+#: The shipped model and its card.
+SHIPPED = Path(__file__).with_name("models") / "supervised.pt"
+#: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
+FS_RANGE = (2.0, 1000.0)
+_CHUNK_CELLS = 64  # cells per forward pass
+_CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
+
+
+@dataclass
+class SupervisedModel:
+    """A trained supervised network with its settings and card.
+
+    Attributes:
+        net: the network (eval mode).
+        settings: the training settings.
+        card: what it was trained on and how well it scored (JSON-ready dict).
+        log: what training did (None for a loaded model).
+    """
+
+    net: SpikeNet
+    settings: SupervisedSettings
+    card: dict[str, Any] = field(default_factory=dict)
+    log: SupervisedLog | None = None
+
+    def infer(self, traces: np.ndarray, fs: float) -> SpikeInference:
+        """Expected spikes per frame of (cells, T) or (T,) ΔF/F traces, in one network pass.
+
+        Args:
+            traces: ΔF/F (a fraction, not %) at ``fs`` Hz; NaN marks missing samples.
+            fs: frame rate (Hz), within :data:`FS_RANGE`.
+
+        Returns:
+            `SpikeInference` with ``spikes`` (expected spikes per frame), ``lower``/``upper``
+            (5th/95th percentiles of the Gaussian-smoothed spike count per frame),
+            ``calcium=None``, ``params={"sn": noise σ at 30 Hz}``; NaN exactly where the input
+            is NaN and on rows that cannot be inferred (all NaN, constant).
+
+        Raises:
+            InputError: not a numeric (cells, T) array, fs outside :data:`FS_RANGE`, or traces
+                shorter than 2 s.
+        """
+        fs = check_fs(fs)
+        if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
+            raise InputError(f"fs={fs:g} Hz is outside the {FS_RANGE[0]:g}–{FS_RANGE[1]:g} Hz the "
+                             "supervised model handles; check fs, or use method='oasis'")
+        was_1d = np.ndim(traces) == 1
+        y, _ = checked_traces(traces, fs)
+        if y.shape[1] < 2 * fs:
+            raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
+                             "supervised model needs at least 2 s")
+        y30, _ = to_model_rate(y, fs)
+        feats = features(y30)
+        out30 = self._run(feats.x)
+        n = y.shape[1]
+        spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, n) for k in range(3))
+        lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
+        missing = ~np.isfinite(y) | feats.bad[:, None]
+        for a in (spikes, lower, upper):
+            a[missing] = np.nan
+        sn = np.where(feats.bad, np.nan, feats.sn)
+        if was_1d:
+            spikes, lower, upper, sn = spikes[0], lower[0], upper[0], sn[0]
+        return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """(cells, N_CHANNELS, T) features → (cells, 3, T) float64 network output."""
+        out = np.empty((x.shape[0], 3, x.shape[2]))
+        with torch.inference_mode():
+            for i in range(0, x.shape[0], _CHUNK_CELLS):
+                out[i:i + _CHUNK_CELLS] = self.net(torch.from_numpy(x[i:i + _CHUNK_CELLS])).numpy()
+        return out
+
+    def save(self, path: str | Path) -> None:
+        """Write the weights, settings and card to one ``.pt`` file (and the card beside it as
+        ``<path>.json``), atomically."""
+        path = Path(path)
+        payload = {"format": FORMAT, "version": FORMAT_VERSION,
+                   "settings": self.settings.model_dump(mode="json"),
+                   "net": self.net.state_dict(), "card": json.dumps(self.card)}
+        with atomic_open(path) as fh:
+            torch.save(payload, fh)
+        with atomic_open(path.with_suffix(".json"), text=True) as fh:
+            fh.write(json.dumps(self.card, indent=2) + "\n")
+
+
+def load(path: str | Path | None = None) -> SupervisedModel:
+    """Read a supervised model; ``None`` reads the one shipped with calscope.
+
+    Raises:
+        InputError: the file is missing or is not a calscope supervised model.
+    """
+    path = SHIPPED if path is None else Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file; train one with `calscope train --method "
+                         "supervised`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise InputError(f"{path}: not a calscope model file ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a calscope supervised model (an amortized model is used "
+                         "with method='amortized')")
+    try:
+        settings = SupervisedSettings.model_validate(payload["settings"])
+    except ValidationError as error:
+        raise InputError(f"{path}: its settings do not load ({error.errors()[0]['msg']}); "
+                         "retrain the model with this calscope version") from None
+    net = SpikeNet(N_CHANNELS, settings.channels, settings.dilations)
+    net.load_state_dict(payload["net"])
+    net.eval()
+    return SupervisedModel(net, settings, json.loads(payload["card"]))
+
+
+def load_ground_truth(root: str | Path, exclude: Sequence[str] = ()) -> list[GroundTruthRecording]:
+    """Every recording of every dataset folder under ``root`` (``*.mat`` files in CASCADE's
+    layout), except the folders whose names start with one of ``exclude``."""
+    dirs = [d for d in cascade_dataset_dirs(Path(root))
+            if not any(d.name.startswith(prefix) for prefix in exclude)]
+    if not dirs:
+        raise InputError(f"{root}: no dataset folders with .mat files are left to train on")
+    return [rec for d in dirs for rec in load_cascade_dataset(d)]
+
+
+def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettings | None = None,
+          progress: Progress | None = None, checkpoint: str | Path | None = None,
+          command: str = "", **overrides: Any) -> SupervisedModel:
+    """Train a supervised model on ground-truth recordings.
+
+    Args:
+        recordings: ground truth, any frame rates (:func:`load_ground_truth`).
+        settings: training settings (default :class:`SupervisedSettings`); ``overrides`` replace
+            single fields.
+        progress: called after every epoch with (epoch, epochs, loss).
+        checkpoint: a file to continue an interrupted run from (see
+            :func:`~calscope.infer.supervised_training.train_network`).
+        command: how the run was started, recorded on the card.
+
+    Raises:
+        InputError: bad settings or no usable recording.
+    """
+    try:
+        settings = (settings or SupervisedSettings()).model_copy(update=overrides)
+        settings = SupervisedSettings.model_validate(settings.model_dump())
+    except ValidationError as error:
+        raise InputError(f"supervised settings: {error.errors()[0]['msg']}") from None
+    traces = training_traces(recordings, settings.target_sigma_s)
+    if not traces:
+        raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
+    net, log = train_network(traces, settings, progress, checkpoint)
+    model = SupervisedModel(net, settings, {}, log)
+    check = sorted(recordings, key=lambda r: (r.dataset, r.neuron, r.trial))[:_CHECK_RECORDINGS]
+    fs = sorted({round(t.fs, 1) for t in traces})
+    card = {
+        "method": "supervised", "calscope_version": calscope.__version__,
+        "date": datetime.date.today().isoformat(), "training_command": command,
+        "datasets": sorted({t.dataset for t in traces}), "recordings": len(traces),
+        "frame_rates_hz": [fs[0], fs[-1]], "model_fs_hz": MODEL_FS,
+        "noise_sigma_range": [float(min(t.sigma for t in traces)),
+                              float(max(t.sigma for t in traces) * settings.max_noise_factor)],
+        "epochs": log.epochs, "train_seconds": round(log.seconds, 1),
+        "check": {"recordings": [[r.dataset, r.neuron, r.trial] for r in check],
+                  "r": slice_score(model, check)},
+    }
+    model.card.update(card)
+    return model
+
+
+def slice_score(model: SupervisedModel, recordings: Sequence[GroundTruthRecording]) -> float:
+    """Mean r of ``model`` on ``recordings`` with calscope's 30 Hz protocol (the card's check:
+    a loaded model must reproduce it on the same recordings)."""
+    traces = metrics.prepare_cascade(recordings)
+    preds = [model.infer(tr.dff, tr.fs).spikes for tr in traces]
+    scored = metrics.score_predictions(traces, preds)["per_recording"]
+    return float(np.nanmean([row["r"] for row in scored]))

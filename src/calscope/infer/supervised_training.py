@@ -1,0 +1,120 @@
+"""Training loop of the supervised network, with checkpoints that let a long run continue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calscope.config import SupervisedSettings
+from calscope.infer.features import N_CHANNELS
+from calscope.infer.spikenet import SpikeNet, supervised_loss
+from calscope.infer.training_set import TrainingTrace, noisy_inputs, sample_windows
+from calscope.io.writers import atomic_open
+
+#: progress(epoch, epochs, mean training loss of the epoch)
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class SupervisedLog:
+    """What training did: per-epoch mean loss, epochs run, seconds, and why it stopped
+    (``"epochs"`` or ``"time"``)."""
+
+    losses: tuple[float, ...]
+    epochs: int
+    seconds: float
+    stopped: str
+
+
+def new_network(settings: SupervisedSettings) -> SpikeNet:
+    """A freshly initialised network for ``settings`` (seeded)."""
+    torch.manual_seed(settings.seed)
+    return SpikeNet(N_CHANNELS, settings.channels, settings.dilations)
+
+
+def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
+                  progress: Progress | None = None,
+                  checkpoint: str | Path | None = None) -> tuple[SpikeNet, SupervisedLog]:
+    """Train a :class:`SpikeNet` on noise-matched windows of ground-truth recordings.
+
+    Each epoch draws fresh noise for every recording (:func:`noisy_inputs`) and
+    ``windows_per_epoch`` dataset-balanced windows; Adam with a cosine learning-rate decay over
+    all epochs. Deterministic on CPU for a given ``settings.seed``.
+
+    Args:
+        traces: prepared ground truth (:func:`calscope.infer.training_set.training_traces`).
+        settings: network and training settings.
+        progress: called after every epoch.
+        checkpoint: a file written after every epoch; when it exists (from an interrupted run
+            with the same settings) training continues from it. Removed at the end.
+
+    Returns:
+        The trained network (eval mode) and its log.
+
+    Raises:
+        ValueError: no training traces.
+    """
+    if not traces:
+        raise ValueError("no training recordings (each needs ≥ 2 s of data and a spike)")
+    net = new_network(settings)
+    opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
+    steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, settings.epochs * steps_per_epoch)
+    rng = np.random.default_rng(settings.seed)
+    losses: list[float] = []
+    start_epoch, spent = 0, 0.0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state["settings"] == settings.model_dump(mode="json"):
+            net.load_state_dict(state["net"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"])
+            losses, start_epoch, spent = list(state["losses"]), state["epoch"], state["seconds"]
+    t0 = time.perf_counter() - spent
+    stopped = "epochs"
+    net.train()
+    for epoch in range(start_epoch, settings.epochs):
+        if settings.max_time_s is not None and time.perf_counter() - t0 > settings.max_time_s:
+            stopped = "time"
+            break
+        inputs = noisy_inputs(traces, rng, settings.max_noise_factor, settings.clean_fraction)
+        total = 0.0
+        for _ in range(steps_per_epoch):
+            w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)
+            loss = supervised_loss(net(torch.from_numpy(w.x)), torch.from_numpy(w.target),
+                                   torch.from_numpy(w.valid))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        losses.append(total / steps_per_epoch)
+        if ckpt is not None:
+            _save_checkpoint(ckpt, net, opt, sched, rng, settings, losses, epoch + 1,
+                             time.perf_counter() - t0)
+        if progress is not None:
+            progress(epoch + 1, settings.epochs, losses[-1])
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
+    net.eval()
+    return net, SupervisedLog(tuple(losses), len(losses), time.perf_counter() - t0, stopped)
+
+
+def _save_checkpoint(path: Path, net: SpikeNet, opt: torch.optim.Optimizer,
+                     sched: torch.optim.lr_scheduler.LRScheduler, rng: np.random.Generator,
+                     settings: SupervisedSettings, losses: list[float], epoch: int,
+                     seconds: float) -> None:
+    state = {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+             "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+             "settings": settings.model_dump(mode="json"), "losses": losses, "epoch": epoch,
+             "seconds": seconds}
+    with atomic_open(path) as fh:
+        torch.save(state, fh)

@@ -1,0 +1,60 @@
+"""The command line for the supervised method: train on ground truth, deconvolve with the
+shipped model and with a trained one, and the errors of bad calls."""
+
+import json
+
+import numpy as np
+
+from calscope.config import Settings, SupervisedSettings
+
+
+def test_deconvolve_with_the_shipped_model(cli, traces_file, tmp_path):
+    src, y = traces_file
+    out = tmp_path / "spikes.npz"
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--out", out)
+    assert res.exit_code == 0, res.output
+    with np.load(out) as z:
+        assert z["spikes"].shape == z["lower"].shape == z["upper"].shape == y.shape
+        assert np.array_equal(np.isnan(z["spikes"]), np.isnan(y))
+        assert "params_sn" in z and "calcium" not in z
+
+
+def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_data,
+                                                        tmp_path):
+    config = tmp_path / "settings.yaml"
+    tiny = SupervisedSettings(channels=8, dilations=(1, 2, 4), epochs=1, windows_per_epoch=32,
+                              batch_windows=16)
+    config.write_text(Settings(supervised=tiny).to_yaml())
+    root = shared_data / "ground_truth" / "cascade"
+    keep = "DS23"  # the smallest folder: leave all others out
+    others = ",".join(sorted({d.name[:4] for d in root.iterdir() if d.is_dir()} - {keep}))
+    model = tmp_path / "model.pt"
+    res = cli("train", "--method", "supervised", "--ground-truth", root, "--exclude", others,
+              "--config", config, "--out", model)
+    assert res.exit_code == 0, res.output
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["datasets"] == ["DS23-OGB1-m-PV-V1"] and card["epochs"] == 1
+    assert "calscope train --method supervised" in card["training_command"]
+    assert not model.with_name(model.name + ".ckpt").exists()
+    src, y = traces_file
+    out = tmp_path / "spikes.npy"
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--model", model,
+              "--out", out)
+    assert res.exit_code == 0, res.output
+    assert np.load(out).shape == y.shape
+
+
+def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):
+    src, _ = traces_file
+    res = cli("train", src, "--method", "supervised", "--out", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "--ground-truth" in res.output
+    res = cli("train", "--method", "supervised", "--ground-truth", tmp_path / "none",
+              "--out", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "no such folder" in res.output
+    res = cli("deconvolve", src, "--fs", 0.5, "--method", "supervised", "--out",
+              tmp_path / "s.npy")
+    assert res.exit_code == 2 and "outside" in res.output
+    assert not (tmp_path / "s.npy").exists()
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--samples", 3,
+              "--out", tmp_path / "s.npy")
+    assert res.exit_code == 2 and "--samples" in res.output

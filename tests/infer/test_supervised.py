@@ -1,0 +1,147 @@
+"""Supervised inference: the shipped model and its card, a tiny out-of-sample training,
+noise matching, checkpoint resume, the NaN rule, save/load and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+import calscope
+from calscope import metrics
+from calscope.config import SupervisedSettings
+from calscope.deconv.noise import noise_sigma
+from calscope.errors import InputError
+from calscope.infer import SpikeInference, supervised
+from calscope.infer.supervised_training import train_network
+from calscope.infer.training_set import match_noise, training_traces
+from calscope.io.ground_truth import load_cascade_dataset
+
+TINY = {"channels": 16, "dilations": (1, 2, 4, 8, 16), "epochs": 4, "windows_per_epoch": 512,
+        "batch_windows": 32}
+
+
+def _dataset(root, prefix, n):
+    folder = next(d for d in sorted(root.iterdir()) if d.name.startswith(prefix))
+    return load_cascade_dataset(folder)[:n]
+
+
+@pytest.fixture(scope="module")
+def cascade(shared_data):
+    return shared_data / "ground_truth" / "cascade"
+
+
+@pytest.fixture(scope="module")
+def tiny(cascade):
+    """Trained in seconds on 30 recordings of DS06, DS08 and DS21 (DS09 left out)."""
+    recordings = [r for p in ("DS06", "DS08", "DS21") for r in _dataset(cascade, p, 10)]
+    return supervised.train(recordings, **TINY)
+
+
+def test_tiny_model_scores_on_a_dataset_it_never_saw(tiny, cascade):
+    traces = metrics.prepare_cascade(_dataset(cascade, "DS09", 8))
+    preds = [tiny.infer(tr.dff, tr.fs).spikes for tr in traces]
+    r = metrics.score_predictions(traces, preds)["per_dataset"]["DS09-GCaMP6f-m-V1"]
+    assert r > 0.4
+
+
+def test_card_records_data_and_a_reproducible_check(tiny, cascade, tmp_path):
+    card = tiny.card
+    assert card["datasets"] == ["DS06-GCaMP6f-zf-aDp", "DS08-GCaMP6f-zf-OB", "DS21-jGECO1a-m-V1"]
+    assert card["recordings"] == 30 and card["epochs"] == 4
+    path = tmp_path / "m.pt"
+    tiny.save(path)
+    loaded = supervised.load(path)
+    assert json.loads(path.with_suffix(".json").read_text()) == loaded.card == card
+    check = [r for r in _dataset(cascade, "DS06", 10)
+             if [r.dataset, r.neuron, r.trial] in card["check"]["recordings"]]
+    assert supervised.slice_score(loaded, check) == pytest.approx(card["check"]["r"], abs=1e-4)
+
+
+def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data):
+    model = supervised.load()
+    card = model.card
+    for key in ("datasets", "frame_rates_hz", "noise_sigma_range", "training_command", "date",
+                "validation", "check"):
+        assert key in card, key
+    wanted = {tuple(k) for k in card["check"]["recordings"]}
+    root = shared_data / "ground_truth" / "cascade"
+    recs = [r for ds in {k[0] for k in wanted} for r in load_cascade_dataset(root / ds)
+            if (r.dataset, r.neuron, r.trial) in wanted]
+    assert len(recs) == len(wanted)
+    assert supervised.slice_score(model, recs) == pytest.approx(card["check"]["r"], abs=2e-3)
+
+
+def test_match_noise_reaches_the_requested_level():
+    rng = np.random.default_rng(0)
+    t = np.arange(60_000) / 60.0
+    y = 0.3 * np.sin(2 * np.pi * 0.2 * t) + 0.05 * rng.standard_normal(t.size)
+    noisy = match_noise(y, 0.05, 0.2, rng)
+    assert noise_sigma(noisy[None], 60.0)[0] == pytest.approx(0.2, rel=0.03)
+    assert np.array_equal(match_noise(y, 0.05, 0.01, rng), y)  # never lowers the noise
+
+
+def test_interrupted_training_continues_from_its_checkpoint(cascade, tmp_path):
+    traces = training_traces(_dataset(cascade, "DS06", 3))
+    settings = SupervisedSettings(**{**TINY, "epochs": 2, "windows_per_epoch": 64})
+    whole, _ = train_network(traces, settings)
+    ckpt = tmp_path / "run.ckpt"
+
+    def stop_after_first(epoch, total, loss):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_network(traces, settings, progress=stop_after_first, checkpoint=ckpt)
+    assert ckpt.is_file()
+    resumed, log = train_network(traces, settings, checkpoint=ckpt)
+    assert log.epochs == 2 and not ckpt.exists()
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_infer_keeps_shapes_rates_and_the_nan_rule(tiny, cascade):
+    rec = _dataset(cascade, "DS09", 1)[0]
+    y30 = metrics.prepare_cascade([rec])[0].dff[:3000]
+    y = np.vstack([y30, y30, np.full_like(y30, np.nan)])
+    y[1, 100:160] = np.nan
+    with pytest.warns(UserWarning, match="row"):
+        res = tiny.infer(y, 30.0)
+    assert isinstance(res, SpikeInference) and res.calcium is None
+    assert res.spikes.shape == res.lower.shape == res.upper.shape == y.shape
+    assert np.array_equal(np.isnan(res.spikes), np.isnan(y))
+    ok = np.isfinite(res.spikes)
+    assert np.all(res.lower[ok] <= res.spikes[ok]) and np.all(res.spikes[ok] <= res.upper[ok])
+    one = tiny.infer(y30, 30.0)
+    assert one.spikes.shape == y30.shape
+    np.testing.assert_allclose(one.spikes, res.spikes[0], atol=1e-5)
+    # the same recording at 100 Hz gives the same expected number of spikes
+    y100 = np.interp(np.arange(10_000) / 100.0, np.arange(3000) / 30.0, y30)
+    assert np.nansum(tiny.infer(y100, 100.0).spikes) == pytest.approx(one.spikes.sum(), rel=0.15)
+
+
+def test_dispatch_runs_the_supervised_method(tiny):
+    y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
+    res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)
+    assert res.spikes.shape == y.shape
+    with pytest.raises(InputError, match="only model"):
+        calscope.deconvolve(y, 30.0, method="supervised", model=tiny, order=2)
+
+
+def test_bad_input_gives_clear_errors(tiny, tmp_path):
+    y = calscope.simulate.traces(1, 900, 30.0, seed=1).fluorescence
+    with pytest.raises(InputError, match="outside"):
+        tiny.infer(y, 0.5)
+    with pytest.raises(InputError, match="at least 2 s"):
+        tiny.infer(y[:, :40], 30.0)
+    with pytest.raises(InputError, match="no such model"):
+        supervised.load(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a model")
+    with pytest.raises(InputError, match="not a calscope model"):
+        supervised.load(junk)
+    from calscope.infer import amortized
+
+    other = tmp_path / "amortized.pt"
+    amortized.fit(y, 30.0, max_epochs=1).save(other)
+    with pytest.raises(InputError, match="not a calscope supervised model"):
+        supervised.load(other)
