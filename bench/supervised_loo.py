@@ -64,6 +64,14 @@ def count_stats(preds: list[np.ndarray], traces: list[metrics.ScoringTrace]) -> 
     return {ds: {k: float(np.median(v)) for k, v in d.items()} for ds, d in out.items()}
 
 
+def _infer(model: supervised.SupervisedModel, tr: metrics.ScoringTrace) -> np.ndarray | None:
+    """The model's spikes, or None (scored r = 0) where it refuses the trace (e.g. too short)."""
+    try:
+        return model.infer(tr.dff, tr.fs).spikes
+    except calscope.InputError:
+        return None
+
+
 def oasis_predictions(traces: list[metrics.ScoringTrace]) -> list[np.ndarray | None]:
     out = []
     with quiet_warnings():
@@ -86,12 +94,12 @@ def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) 
     return float(np.mean(scores))
 
 
-def run_fold(group: str, data: Path, overrides: dict) -> dict:
+def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     root = data / "ground_truth" / "cascade"
     held = GROUPS[group]
     t0 = time.perf_counter()
     model = supervised.train(supervised.load_ground_truth(root, exclude=held),
-                             checkpoint=CACHE_DIR / f"{group.replace('/', '_')}.ckpt",
+                             checkpoint=cache / f"{group.replace('/', '_')}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
                              **overrides)
@@ -100,7 +108,7 @@ def run_fold(group: str, data: Path, overrides: dict) -> dict:
             for r in supervised.load_cascade_dataset(d)]
     traces = metrics.prepare_cascade(test)
     t1 = time.perf_counter()
-    preds = [model.infer(tr.dff, tr.fs).spikes for tr in traces]
+    preds = [_infer(model, tr) for tr in traces]
     infer_s = time.perf_counter() - t1
     oasis = oasis_predictions(traces)
     result = {
@@ -121,21 +129,23 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="supervised setting key=value")
     p.add_argument("--data", type=Path, default=None, help="shared data folder")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_loo.json")
+    p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
+                   help="where each fold's result is kept (one folder per experiment)")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
     torch.set_num_threads(2)
     data = args.data or shared_data_dir()
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
-    FOLD_DIR.mkdir(parents=True, exist_ok=True)
+    args.folds_dir.mkdir(parents=True, exist_ok=True)
     folds = {}
     for group in args.groups.split(","):
-        path = FOLD_DIR / f"{group.replace('/', '_')}.json"
+        path = args.folds_dir / f"{group.replace('/', '_')}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings") == overrides:
             folds[group] = json.loads(path.read_text())
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
-        folds[group] = run_fold(group, data, overrides)
+        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name)
         write_json(path, folds[group])
     amortized = {}
     previous = RESULTS_DIR / "infer_accuracy.json"

@@ -83,7 +83,9 @@ def features(traces30: np.ndarray) -> Features:
     x[good, 1] = np.clip(norm.x[good] * sn, *_CLIP_DFF) * 4.0
     x[good, 2] = np.log(sn) + 3.0
     if good.any():
-        spikes = deconvolve(np.asarray(traces30)[good], MODEL_FS, sn=norm.sn[good]).spikes
+        # the baseline is already removed (the same slow baseline OASIS would compute)
+        level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
+        spikes = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False).spikes
         x[good, 3] = np.clip(np.nan_to_num(spikes) / sn, 0.0, _CLIP_X[1]) * 0.2
     observed = norm.mask > 0
     return Features(x=x, observed=observed, bad=norm.bad, sn=norm.sn)

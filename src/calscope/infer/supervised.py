@@ -28,14 +28,14 @@ from calscope import metrics
 from calscope.config import SupervisedSettings
 from calscope.errors import InputError
 from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
-from calscope.infer.resample import counts_to_rate
+from calscope.infer.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
 from calscope.infer.training_set import training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
-from calscope.validation import checked_traces, check_fs
+from calscope.validation import MIN_SAMPLES, check_fs, checked_traces
 
 FORMAT = "calscope-supervised"
 FORMAT_VERSION = 1
@@ -78,7 +78,7 @@ class SupervisedModel:
 
         Raises:
             InputError: not a numeric (cells, T) array, fs outside :data:`FS_RANGE`, or traces
-                shorter than 2 s.
+                shorter than 10 frames at the network's 30 Hz.
         """
         fs = check_fs(fs)
         if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
@@ -86,9 +86,9 @@ class SupervisedModel:
                              "supervised model handles; check fs, or use method='oasis'")
         was_1d = np.ndim(traces) == 1
         y, _ = checked_traces(traces, fs)
-        if y.shape[1] < 2 * fs:
+        if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
-                             "supervised model needs at least 2 s")
+                             f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
         y30, _ = to_model_rate(y, fs)
         feats = features(y30)
         out30 = self._run(feats.x)
@@ -184,7 +184,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         settings = SupervisedSettings.model_validate(settings.model_dump())
     except ValidationError as error:
         raise InputError(f"supervised settings: {error.errors()[0]['msg']}") from None
-    traces = training_traces(recordings, settings.target_sigma_s)
+    traces = training_traces(recordings)
     if not traces:
         raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
     net, log = train_network(traces, settings, progress, checkpoint)

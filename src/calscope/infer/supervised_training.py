@@ -13,7 +13,7 @@ import torch
 from calscope.config import SupervisedSettings
 from calscope.infer.features import N_CHANNELS
 from calscope.infer.spikenet import SpikeNet, supervised_loss
-from calscope.infer.training_set import TrainingTrace, noisy_inputs, sample_windows
+from calscope.infer.training_set import TrainingTrace, augment, sample_windows
 from calscope.io.writers import atomic_open
 
 #: progress(epoch, epochs, mean training loss of the epoch)
@@ -42,7 +42,7 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
                   checkpoint: str | Path | None = None) -> tuple[SpikeNet, SupervisedLog]:
     """Train a :class:`SpikeNet` on noise-matched windows of ground-truth recordings.
 
-    Each epoch draws fresh noise for every recording (:func:`noisy_inputs`) and
+    Each epoch augments every recording afresh (:func:`augment`: fresh noise) and draws
     ``windows_per_epoch`` dataset-balanced windows; Adam with a cosine learning-rate decay over
     all epochs. Deterministic on CPU for a given ``settings.seed``.
 
@@ -85,7 +85,7 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
         if settings.max_time_s is not None and time.perf_counter() - t0 > settings.max_time_s:
             stopped = "time"
             break
-        inputs = noisy_inputs(traces, rng, settings.max_noise_factor, settings.clean_fraction)
+        inputs = [augment(tr, rng, settings) for tr in traces]
         total = 0.0
         for _ in range(steps_per_epoch):
             w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)

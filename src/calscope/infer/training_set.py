@@ -1,10 +1,9 @@
 """Ground-truth recordings → noise-matched training windows for the supervised network.
 
-Each recording is put on a regular grid at its own frame rate (NaN gaps bridged) and its spikes
-are counted per :data:`~calscope.infer.features.MODEL_FS` frame and smoothed. For every epoch
-each recording gets fresh white noise *at its own frame rate*, a random multiple of its own
-noise level (so a 158 Hz recording downsampled to 30 Hz gets the noise a 158 Hz recording would
-have), and is then resampled with the same operator a user's traces go through.
+Each recording is put on a regular grid at its own frame rate. For every epoch each recording
+gets fresh white noise *at its own frame rate*, a random multiple of its own noise level (so a
+158 Hz recording downsampled to 30 Hz gets the noise a 158 Hz recording would have); it is then
+resampled with the same operator a user's traces go through, and its spikes are counted per :data:`~calscope.infer.features.MODEL_FS` frame and smoothed.
 Windows are drawn so that every dataset weighs the same, whatever its size.
 """
 
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
 from calscope.io.ground_truth import GroundTruthRecording
@@ -27,11 +27,10 @@ class TrainingTrace:
 
     Attributes:
         dataset, neuron: where it comes from (datasets weigh equally in training).
-        dff: (T,) float64 ΔF/F on a regular grid at ``fs`` (NaN gaps bridged).
+        dff: (T,) float64 ΔF/F on a regular grid at ``fs``, NaN where nothing was recorded.
         fs: its frame rate (Hz).
         sigma: its own noise σ at ``fs`` (ΔF/F).
-        observed: (T_model,) bool, model frames backed by recorded samples.
-        target: (T_model,) float32 spikes per model frame, Gaussian-smoothed.
+        spike_s: (n,) spike times (s) from the grid's first frame.
     """
 
     dataset: str
@@ -39,8 +38,17 @@ class TrainingTrace:
     dff: np.ndarray
     fs: float
     sigma: float
-    observed: np.ndarray
+    spike_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """One augmented copy of a trace at the model rate: ``x`` (N_CHANNELS, T) float32,
+    ``target`` (T,) float32 smoothed spikes per frame, ``valid`` (T,) bool."""
+
+    x: np.ndarray
     target: np.ndarray
+    valid: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -52,14 +60,12 @@ class Windows:
     valid: np.ndarray
 
 
-def training_traces(recordings: Sequence[GroundTruthRecording],
-                    target_sigma_s: float = 0.05) -> list[TrainingTrace]:
+def training_traces(recordings: Sequence[GroundTruthRecording]) -> list[TrainingTrace]:
     """Prepare recordings for training; those with fewer than 2 s of data or no spikes are left
     out (they teach nothing about spikes).
 
     Args:
         recordings: ground truth (``calscope.io.ground_truth``), any frame rates.
-        target_sigma_s: Gaussian smoothing of the spike-count target (s).
     """
     out = []
     for rec in recordings:
@@ -67,14 +73,9 @@ def training_traces(recordings: Sequence[GroundTruthRecording],
         if dff.size < 2 * rec.fs or rec.spike_times.size == 0:
             continue
         recorded = np.interp(t, rec.time, np.isfinite(rec.dff).astype(np.float64)) > 0.5
-        _, observed = to_model_rate(np.where(recorded, dff, np.nan), rec.fs)
-        observed = observed[0]
-        t_model = t[0] + np.arange(observed.size) / MODEL_FS
-        counts = spike_counts(rec.spike_times, t_model, MODEL_FS)
-        target = gaussian_smooth(counts, MODEL_FS, target_sigma_s).astype(np.float32)
         sigma = float(noise_sigma(dff[None, :], rec.fs)[0])
-        out.append(TrainingTrace(rec.dataset, rec.neuron, dff, float(rec.fs), sigma,
-                                 observed, target))
+        out.append(TrainingTrace(rec.dataset, rec.neuron, np.where(recorded, dff, np.nan),
+                                 float(rec.fs), sigma, rec.spike_times - t[0]))
     return out
 
 
@@ -86,30 +87,24 @@ def match_noise(y: np.ndarray, sigma: float, target_sigma: float,
     return y + rng.standard_normal(y.size) * extra
 
 
-def noisy_inputs(traces: Sequence[TrainingTrace], rng: np.random.Generator,
-                 max_noise_factor: float = 8.0, clean_fraction: float = 0.2
-                 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One augmented copy of every trace: ``(x (N_CHANNELS, T_model) float32, valid (T_model,))``.
-
-    With probability ``clean_fraction`` a trace keeps its own noise; otherwise its noise σ is
-    raised by a factor drawn log-uniformly from [1, ``max_noise_factor``] by adding white noise
-    at its own frame rate, before resampling to the model rate.
+def augment(trace: TrainingTrace, rng: np.random.Generator, settings: SupervisedSettings
+            ) -> Augmented:
+    """One augmented copy of ``trace`` at the model rate: with probability
+    ``1 − clean_fraction`` its noise σ is raised by a factor drawn log-uniformly from
+    [1, ``max_noise_factor``], with white noise at the trace's own frame rate, before resampling.
     """
-    out = []
-    for tr in traces:
-        y = tr.dff
-        if rng.random() >= clean_fraction:
-            factor = np.exp(rng.uniform(0.0, np.log(max_noise_factor)))
-            y = match_noise(y, tr.sigma, tr.sigma * factor, rng)
-        y_model, _ = to_model_rate(y, tr.fs)
-        y_model[:, ~tr.observed] = np.nan
-        feats = features(y_model)
-        valid = tr.observed & ~feats.bad[0]
-        out.append((feats.x[0], valid))
-    return out
+    y = trace.dff
+    if rng.random() >= settings.clean_fraction:
+        factor = np.exp(rng.uniform(0.0, np.log(settings.max_noise_factor)))
+        y = match_noise(y, trace.sigma, trace.sigma * factor, rng)
+    y_model, observed = to_model_rate(y, trace.fs)
+    feats = features(y_model)
+    counts = spike_counts(trace.spike_s, np.arange(y_model.shape[1]) / MODEL_FS, MODEL_FS)
+    target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
+    return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
 
 
-def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[tuple[np.ndarray, np.ndarray]],
+def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
                    n_windows: int, length: int, rng: np.random.Generator) -> Windows:
     """Draw ``n_windows`` windows of ``length`` model frames: a dataset uniformly, then a neuron
     of it uniformly, then one of its recordings in proportion to length, then a start uniformly.
@@ -124,12 +119,12 @@ def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[tuple[np.nd
     for w in range(n_windows):
         neurons = by_dataset[datasets[rng.integers(len(datasets))]]
         members = neurons[sorted(neurons)[rng.integers(len(neurons))]]
-        sizes = np.array([traces[i].target.size for i in members], dtype=np.float64)
+        sizes = np.array([inputs[i].target.size for i in members], dtype=np.float64)
         i = members[rng.choice(len(members), p=sizes / sizes.sum())]
-        n = traces[i].target.size
+        n = inputs[i].target.size
         start = int(rng.integers(max(n - length, 0) + 1))
         stop = min(start + length, n)
-        x[w, :, : stop - start] = inputs[i][0][:, start:stop]
-        target[w, : stop - start] = traces[i].target[start:stop]
-        valid[w, : stop - start] = inputs[i][1][start:stop]
+        x[w, :, : stop - start] = inputs[i].x[:, start:stop]
+        target[w, : stop - start] = inputs[i].target[start:stop]
+        valid[w, : stop - start] = inputs[i].valid[start:stop]
     return Windows(x=x, target=target, valid=valid)
