@@ -43,7 +43,7 @@ FORMAT_VERSION = 1
 SHIPPED = Path(__file__).with_name("models") / "supervised.pt"
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
-_CHUNK_CELLS = 64  # cells per forward pass
+_CHUNK_FRAMES = 160_000  # cells × frames per forward pass (small enough to stay in cache)
 _CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
 
 
@@ -106,9 +106,10 @@ class SupervisedModel:
     def _run(self, x: np.ndarray) -> np.ndarray:
         """(cells, N_CHANNELS, T) features → (cells, 3, T) float64 network output."""
         out = np.empty((x.shape[0], 3, x.shape[2]))
+        step = max(1, _CHUNK_FRAMES // x.shape[2])
         with torch.inference_mode():
-            for i in range(0, x.shape[0], _CHUNK_CELLS):
-                out[i:i + _CHUNK_CELLS] = self.net(torch.from_numpy(x[i:i + _CHUNK_CELLS])).numpy()
+            for i in range(0, x.shape[0], step):
+                out[i:i + step] = self.net(torch.from_numpy(x[i:i + step])).numpy()
         return out
 
     def save(self, path: str | Path) -> None:
