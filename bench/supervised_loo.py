@@ -33,9 +33,8 @@ from common import RESULTS_DIR, format_table, parse_settings, quiet_warnings, wr
 import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
-from calscope import simulate  # noqa: E402
-from calscope.io.ground_truth import GroundTruthRecording, load_spikefinder  # noqa: E402
-from calscope.simulate.indicators import INDICATORS  # noqa: E402
+from calscope.infer.simulated_truth import simulated_recordings  # noqa: E402
+from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 
 #: Left out together: one paper's datasets, and DS28 with DS33 (same mouse, see the data README).
@@ -48,30 +47,6 @@ GROUPS = {
 }
 FOLD_DIR = RESULTS_DIR / "supervised_loo"
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "supervised_loo"
-
-
-def simulated_ground_truth(minutes_per_preset: float, seed: int = 0
-                           ) -> list[GroundTruthRecording]:
-    """Experiment: simulated recordings (one dataset per indicator preset, frame rates 7.5–60 Hz,
-    varied rates, SNR, saturation and drift) to mix into the training data."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for preset in INDICATORS.values():
-        for k, fs in enumerate((7.5, 15.0, 30.0, 60.0)):
-            n = int(minutes_per_preset * 60 * fs / 4)
-            sim = simulate.traces(5, n, fs, indicator=preset.name,
-                                  rate_hz=float(np.exp(rng.uniform(np.log(0.2), np.log(5)))),
-                                  bursty=True, snr=float(rng.uniform(1.5, 8)),
-                                  saturation=bool(rng.random() < 0.5),
-                                  drift=float(rng.uniform(0, 0.2)), seed=rng)
-            t = np.arange(n) / fs
-            for c in range(5):
-                frames = np.repeat(np.arange(n), sim.spikes[c])
-                spikes = np.sort((frames + rng.uniform(-0.5, 0.5, frames.size)) / fs)
-                out.append(GroundTruthRecording(f"SIM-{preset.name}", f"fs{k}-cell{c}", 0,
-                                                sim.fluorescence[c].astype(np.float64), t, fs,
-                                                spikes))
-    return out
 
 
 def count_stats(preds: list[np.ndarray], traces: list[metrics.ScoringTrace]) -> dict[str, dict]:
@@ -127,7 +102,7 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path,
     t0 = time.perf_counter()
     recordings = supervised.load_ground_truth(root, exclude=held)
     if simulated_minutes > 0:
-        recordings += simulated_ground_truth(simulated_minutes)
+        recordings += simulated_recordings(simulated_minutes)
     model = supervised.train(recordings,
                              checkpoint=cache / f"{group.replace('/', '_')}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
@@ -160,8 +135,8 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=None, help="shared data folder")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_loo.json")
     p.add_argument("--simulated-minutes", type=float, default=0.0,
-                   help="experiment: add this many minutes of simulated recordings per "
-                        "indicator preset to every fold's training data")
+                   help="add this many minutes of simulated recordings per indicator preset to "
+                        "every fold's training data (as settings.simulated_minutes does)")
     p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
                    help="where each fold's result is kept (one folder per experiment)")
     p.add_argument("--card", type=Path, default=None,

@@ -146,3 +146,18 @@ def test_bad_input_gives_clear_errors(tiny, tmp_path):
     amortized.fit(y, 30.0, max_epochs=1).save(other)
     with pytest.raises(InputError, match="not a calscope supervised model"):
         supervised.load(other)
+
+
+def test_simulated_recordings_carry_their_spikes_and_enter_training():
+    from calscope.infer.simulated_truth import SIMULATED_RATES, simulated_recordings
+
+    recs = simulated_recordings(0.5, seed=3)
+    assert len(recs) == 4 * len(SIMULATED_RATES) * 5
+    assert {r.dataset for r in recs} == {"SIM-GCaMP6f", "SIM-GCaMP6s", "SIM-jGCaMP8m", "SIM-OGB-1"}
+    for r in recs[:20]:
+        assert r.dff.shape == r.time.shape and np.all(np.diff(r.spike_times) >= 0)
+        assert r.spike_times.min(initial=0) >= -0.5 / r.fs
+        assert r.spike_times.max(initial=0) < r.time[-1] + 0.5 / r.fs
+    model = supervised.train(recs[:20], **{**TINY, "epochs": 1, "windows_per_epoch": 32,
+                                           "simulated_minutes": 0.5})
+    assert "SIM-OGB-1" in model.card["datasets"]  # added by simulated_minutes

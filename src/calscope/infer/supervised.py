@@ -30,6 +30,7 @@ from calscope.errors import InputError
 from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
 from calscope.infer.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
+from calscope.infer.simulated_truth import simulated_recordings
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
 from calscope.infer.training_set import training_traces
@@ -169,7 +170,9 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     """Train a supervised model on ground-truth recordings.
 
     Args:
-        recordings: ground truth, any frame rates (:func:`load_ground_truth`).
+        recordings: ground truth, any frame rates (:func:`load_ground_truth`); with
+            ``simulated_minutes`` > 0, simulated recordings
+            (:func:`calscope.infer.simulated_truth.simulated_recordings`) are added.
         settings: training settings (default :class:`SupervisedSettings`); ``overrides`` replace
             single fields.
         progress: called after every epoch with (epoch, epochs, loss).
@@ -185,6 +188,8 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         settings = SupervisedSettings.model_validate(settings.model_dump())
     except ValidationError as error:
         raise InputError(f"supervised settings: {error.errors()[0]['msg']}") from None
+    if settings.simulated_minutes > 0:
+        recordings = [*recordings, *simulated_recordings(settings.simulated_minutes)]
     traces = training_traces(recordings)
     if not traces:
         raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
