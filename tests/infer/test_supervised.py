@@ -134,6 +134,8 @@ def test_bad_input_gives_clear_errors(tiny, tmp_path):
     with pytest.raises(InputError, match="needs at least"):
         tiny.infer(y[:, :40], 500.0)  # 40 frames at 500 Hz: 3 frames at the network's 30 Hz
     assert tiny.infer(y[:, :30], 30.0).spikes.shape == (1, 30)  # 1 s is enough
+    with pytest.warns(UserWarning, match="not raw fluorescence or percent"):
+        tiny.infer(y * 100.0 + 500.0, 30.0)
     with pytest.raises(InputError, match="no such model"):
         supervised.load(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"

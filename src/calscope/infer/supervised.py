@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ SHIPPED = Path(__file__).with_name("models") / "supervised.pt"
 FS_RANGE = (2.0, 1000.0)
 _CHUNK_FRAMES = 160_000  # cells × frames per forward pass (small enough to stay in cache)
 _CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
+_MAX_DFF_SIGMA = 2.0  # median noise σ above which traces are not ΔF/F as a fraction
 
 
 @dataclass
@@ -92,6 +94,7 @@ class SupervisedModel:
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
         y30, _ = to_model_rate(y, fs)
         feats = features(y30)
+        _warn_if_not_dff(feats.sn)
         out30 = self._run(feats.x)
         n = y.shape[1]
         spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, n) for k in range(3))
@@ -124,6 +127,16 @@ class SupervisedModel:
             torch.save(payload, fh)
         with atomic_open(path.with_suffix(".json"), text=True) as fh:
             fh.write(json.dumps(self.card, indent=2) + "\n")
+
+
+def _warn_if_not_dff(sn: np.ndarray) -> None:
+    """Warn when the noise level says the traces are not ΔF/F as a fraction (the training data's
+    σ stays below about 1; raw fluorescence or ΔF/F in % sit far above)."""
+    typical = np.nanmedian(sn) if np.isfinite(sn).any() else np.nan
+    if typical > _MAX_DFF_SIGMA:
+        warnings.warn(f"the traces' median noise σ is {typical:.3g}, far above ΔF/F as a fraction "
+                      "(the supervised model was trained on σ ≤ 1): pass ΔF/F = (F − F0) / F0, "
+                      "not raw fluorescence or percent", UserWarning, stacklevel=3)
 
 
 def load(path: str | Path | None = None) -> SupervisedModel:
