@@ -13,7 +13,8 @@ and a fold's training checkpoints every epoch, so an interrupted run continues w
 The amortized column is read from bench/results/infer_accuracy.json (an earlier run, same
 protocol) when present.
 
-Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--epochs 12] [--set key=value]``.
+Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--set epochs=12] [--folds-dir DIR]
+[--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from common import RESULTS_DIR, format_table, parse_settings, quiet_warnings, wr
 import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
-from calscope.infer.simulated_truth import simulated_recordings  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 
@@ -95,15 +95,11 @@ def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) 
     return float(np.mean(scores))
 
 
-def run_fold(group: str, data: Path, overrides: dict, cache: Path,
-             simulated_minutes: float = 0.0) -> dict:
+def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     root = data / "ground_truth" / "cascade"
     held = GROUPS[group]
     t0 = time.perf_counter()
-    recordings = supervised.load_ground_truth(root, exclude=held)
-    if simulated_minutes > 0:
-        recordings += simulated_recordings(simulated_minutes)
-    model = supervised.train(recordings,
+    model = supervised.train(supervised.load_ground_truth(root, exclude=held),
                              checkpoint=cache / f"{group.replace('/', '_')}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
@@ -134,9 +130,6 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="supervised setting key=value")
     p.add_argument("--data", type=Path, default=None, help="shared data folder")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_loo.json")
-    p.add_argument("--simulated-minutes", type=float, default=0.0,
-                   help="add this many minutes of simulated recordings per indicator preset to "
-                        "every fold's training data (as settings.simulated_minutes does)")
     p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
                    help="where each fold's result is kept (one folder per experiment)")
     p.add_argument("--card", type=Path, default=None,
@@ -153,8 +146,7 @@ def main() -> None:
             folds[group] = json.loads(path.read_text())
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
-        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name,
-                                args.simulated_minutes)
+        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name)
         write_json(path, folds[group])
     amortized = {}
     previous = RESULTS_DIR / "infer_accuracy.json"

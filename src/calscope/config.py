@@ -64,7 +64,7 @@ class SupervisedSettings(_Stage):
     max_noise_factor: float = Field(8.0, ge=1, description="noise raised up to this factor")
     clean_fraction: float = Field(0.2, ge=0, le=1, description="recordings kept at own noise")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
-    simulated_minutes: float = Field(0.0, ge=0, description="simulated recordings added per "
+    simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
     seed: int = 0

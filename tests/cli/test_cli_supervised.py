@@ -23,7 +23,7 @@ def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_
                                                         tmp_path):
     config = tmp_path / "settings.yaml"
     tiny = SupervisedSettings(channels=8, dilations=(1, 2, 4), epochs=1, windows_per_epoch=32,
-                              batch_windows=16)
+                              batch_windows=16, simulated_minutes=0.0)
     config.write_text(Settings(supervised=tiny).to_yaml())
     root = shared_data / "ground_truth" / "cascade"
     keep = "DS23"  # the smallest folder: leave all others out

@@ -17,7 +17,7 @@ from calscope.infer.training_set import match_noise, training_traces
 from calscope.io.ground_truth import load_cascade_dataset
 
 TINY = {"channels": 16, "dilations": (1, 2, 4, 8, 16), "epochs": 4, "windows_per_epoch": 512,
-        "batch_windows": 32}
+        "batch_windows": 32, "simulated_minutes": 0.0}
 
 
 def _dataset(root, prefix, n):

@@ -3,8 +3,9 @@
 Each recording is put on a regular grid at its own frame rate. For every epoch each recording
 gets fresh white noise *at its own frame rate*, a random multiple of its own noise level (so a
 158 Hz recording downsampled to 30 Hz gets the noise a 158 Hz recording would have); it is then
-resampled with the same operator a user's traces go through, and its spikes are counted per :data:`~calscope.infer.features.MODEL_FS` frame and smoothed.
-Windows are drawn so that every dataset weighs the same, whatever its size.
+resampled with the same operator a user's traces go through, and its spikes are counted per
+:data:`~calscope.infer.features.MODEL_FS` frame and smoothed. Windows are drawn so that every
+dataset weighs the same, whatever its size.
 """
 
 from __future__ import annotations
