@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shlex
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -189,18 +190,29 @@ def deconvolve_command(
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
 
 
+@contextlib.contextmanager
+def _epoch_progress(label: str, epochs: int, score: str
+                    ) -> Iterator[Callable[[int, int, float], None]]:
+    """A progress bar on stderr for training; yields ``update(epoch, total, value)``, which shows
+    the epoch and ``score.format(value)`` (the training loop's per-epoch figure)."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("epoch {task.completed}/{task.total}"), TextColumn("{task.fields[score]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=epochs, score="")
+
+        def update(epoch: int, total: int, value: float) -> None:
+            progress.update(task, completed=epoch, score=score.format(value))
+
+        yield update
+
+
 def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str) -> Any:
     """Train an amortized model with a progress bar on stderr (epochs, held-out bound)."""
     from calscope.infer import amortized
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}"),
-               TextColumn("{task.fields[bound]}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(f"training on {label}", total=settings.max_epochs, bound="")
-
-        def update(epoch: int, total: int, bound: float) -> None:
-            progress.update(task, completed=epoch, bound=f"bound {bound:.3f}/frame")
-
+    with _epoch_progress(f"training on {label}", settings.max_epochs,
+                         "bound {:.3f}/frame") as update:
         model = amortized.fit(traces, fs, settings, progress=update)
     log = model.log
     err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s (stopped: "
@@ -274,15 +286,7 @@ def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: A
 
     left_out = [e.strip() for e in (exclude or "").split(",") if e.strip()]
     recordings = supervised.load_ground_truth(root, exclude=left_out)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("epoch {task.completed}"
-                                                                         "/{task.total}"),
-               TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(f"training on {root.name}", total=settings.epochs, loss="")
-
-        def update(epoch: int, total: int, loss: float) -> None:
-            progress.update(task, completed=epoch, loss=f"loss {loss:.4f}")
-
+    with _epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
         model = supervised.train(recordings, settings, progress=update,
                                  checkpoint=out.with_name(out.name + ".ckpt"),
                                  command=command)

@@ -24,6 +24,7 @@ from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.deconv.kinetics import ar_coefficients, kernel_roots
 from calscope.errors import InputError
 from calscope.infer.generative import CalciumModel
+from calscope.infer.model_file import read_model_file
 from calscope.io.writers import atomic_open
 from calscope.infer.normalize import Normalized, normalize
 from calscope.infer.recognition import (
@@ -189,17 +190,8 @@ def load(path: str | Path) -> AmortizedModel:
     Raises:
         InputError: the file is missing or is not a calscope amortized model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such model file; train one with `calscope train`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise InputError(f"{path}: not a calscope model file ({type(exc).__name__}); "
-                         "train one with `calscope train`") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"{path}: not a calscope amortized model; train one with "
-                         "`calscope train`")
+    payload = read_model_file(Path(path), FORMAT, "train one with `calscope train`",
+                              "not a calscope amortized model; train one with `calscope train`")
     settings = AmortizedSettings.model_validate(payload["settings"])
     fs = float(payload["fs"])
     recognition = _recognition(settings, fs)

@@ -30,13 +30,11 @@ class Features:
 
     Attributes:
         x: (cells, N_CHANNELS, T_model) float32 channels (0 on unusable rows).
-        observed: (cells, T_model) bool, frames made mostly of observed input samples.
         bad: (cells,) bool, rows that cannot be inferred (all NaN, constant, too short).
         sn: (cells,) noise σ at the model rate (ΔF/F); NaN on bad rows.
     """
 
     x: np.ndarray
-    observed: np.ndarray
     bad: np.ndarray
     sn: np.ndarray
 
@@ -53,9 +51,9 @@ def to_model_rate(traces: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     """
     y = np.array(traces, dtype=np.float64, ndmin=2)
     finite = np.isfinite(y)
-    n_out = n_frames_at(y.shape[-1], fs, MODEL_FS)
     if fs == MODEL_FS:
         return y, finite
+    n_out = n_frames_at(y.shape[-1], fs, MODEL_FS)
     observed = resample(finite.astype(np.float64), fs, MODEL_FS, n_out) > 0.5
     out = resample(bridge_nan(y), fs, MODEL_FS, n_out)
     out[~observed] = np.nan
@@ -87,5 +85,4 @@ def features(traces30: np.ndarray) -> Features:
         level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
         spikes = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False).spikes
         x[good, 3] = np.clip(np.nan_to_num(spikes) / sn, 0.0, _CLIP_X[1]) * 0.2
-    observed = norm.mask > 0
-    return Features(x=x, observed=observed, bad=norm.bad, sn=norm.sn)
+    return Features(x=x, bad=norm.bad, sn=norm.sn)

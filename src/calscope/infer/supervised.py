@@ -29,6 +29,7 @@ from calscope import metrics
 from calscope.config import SupervisedSettings
 from calscope.errors import InputError
 from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
+from calscope.infer.model_file import read_model_file
 from calscope.infer.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import simulated_recordings
@@ -37,7 +38,7 @@ from calscope.infer.supervised_training import Progress, SupervisedLog, train_ne
 from calscope.infer.training_set import training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
-from calscope.validation import MIN_SAMPLES, check_fs, checked_traces
+from calscope.validation import MIN_SAMPLES, as_trace_matrix, check_fs
 
 FORMAT = "calscope-supervised"
 FORMAT_VERSION = 1
@@ -88,7 +89,8 @@ class SupervisedModel:
             raise InputError(f"fs={fs:g} Hz is outside the {FS_RANGE[0]:g}–{FS_RANGE[1]:g} Hz the "
                              "supervised model handles; check fs, or use method='oasis'")
         was_1d = np.ndim(traces) == 1
-        y, _ = checked_traces(traces, fs)
+        # validated here; unusable rows are found and reported once, by `features` (normalize)
+        y = as_trace_matrix(traces)
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
@@ -146,16 +148,9 @@ def load(path: str | Path | None = None) -> SupervisedModel:
         InputError: the file is missing or is not a calscope supervised model.
     """
     path = SHIPPED if path is None else Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such model file; train one with `calscope train --method "
-                         "supervised`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise InputError(f"{path}: not a calscope model file ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"{path}: not a calscope supervised model (an amortized model is used "
-                         "with method='amortized')")
+    payload = read_model_file(path, FORMAT, "train one with `calscope train --method supervised`",
+                              "not a calscope supervised model (an amortized model is used "
+                              "with method='amortized')")
     try:
         settings = SupervisedSettings.model_validate(payload["settings"])
     except ValidationError as error:
