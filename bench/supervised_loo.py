@@ -129,7 +129,8 @@ def main() -> None:
     p.add_argument("--groups", default=",".join(GROUPS), help="fold names, comma-separated")
     p.add_argument("--set", action="append", default=[], help="supervised setting key=value")
     p.add_argument("--data", type=Path, default=None, help="shared data folder")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_loo.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="summary JSON (default: the folds directory's name + .json)")
     p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
                    help="where each fold's result is kept (one folder per experiment)")
     p.add_argument("--card", type=Path, default=None,
@@ -139,6 +140,8 @@ def main() -> None:
     data = args.data or shared_data_dir()
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
     args.folds_dir.mkdir(parents=True, exist_ok=True)
+    if args.out is None:
+        args.out = args.folds_dir.with_suffix(".json")
     folds = {}
     for group in args.groups.split(","):
         path = args.folds_dir / f"{group.replace('/', '_')}.json"

@@ -163,3 +163,15 @@ def test_simulated_recordings_carry_their_spikes_and_enter_training():
     model = supervised.train(recs[:20], **{**TINY, "epochs": 1, "windows_per_epoch": 32,
                                            "simulated_minutes": 0.5})
     assert "SIM-OGB-1" in model.card["datasets"]  # added by simulated_minutes
+
+
+def test_a_model_file_of_another_format_version_is_refused(tiny, tmp_path):
+    import torch
+
+    path = tmp_path / "old.pt"
+    tiny.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["version"] = supervised.FORMAT_VERSION + 1
+    torch.save(payload, path)
+    with pytest.raises(InputError, match="format version"):
+        supervised.load(path)

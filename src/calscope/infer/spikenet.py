@@ -58,7 +58,7 @@ class SpikeNet(nn.Module):
 
 
 def supervised_loss(pred: Tensor, target: Tensor, valid: Tensor) -> Tensor:
-    """Squared error of the mean plus the pinball losses of the two quantiles, over valid frames.
+    """Poisson loss of the mean plus the pinball losses of the two quantiles, over valid frames.
 
     Args:
         pred: (n, 3, T) network output.

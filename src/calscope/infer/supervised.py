@@ -151,6 +151,10 @@ def load(path: str | Path | None = None) -> SupervisedModel:
     payload = read_model_file(path, FORMAT, "train one with `calscope train --method supervised`",
                               "not a calscope supervised model (an amortized model is used "
                               "with method='amortized')")
+    if payload.get("version") != FORMAT_VERSION:
+        raise InputError(f"{path}: a supervised model of format version {payload.get('version')}; "
+                         f"this calscope reads version {FORMAT_VERSION} ; "
+                         "retrain the model with this calscope version")
     try:
         settings = SupervisedSettings.model_validate(payload["settings"])
     except ValidationError as error:
