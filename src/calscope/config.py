@@ -70,6 +70,25 @@ class SupervisedSettings(_Stage):
     seed: int = 0
 
 
+class PopulationSettings(_Stage):
+    """Population analysis and report (`calscope analyze`)."""
+
+    coupling_window: int = Field(100, ge=3, description="coupling-over-time window (frames)")
+    coupling_window_s: float | None = Field(None, gt=0, description="the window in seconds "
+                                            "(overrides coupling_window)")
+    n_surrogates: int = Field(200, ge=10, description="circular-shift surrogates for p-values")
+    max_pairs: int = Field(200_000, ge=1, description="pairs tested with surrogates (a random "
+                           "subset beyond that)")
+    max_correlation_cells: int = Field(2000, ge=2, description="cells in the stored correlation "
+                                       "matrix (a random subset beyond that)")
+    alpha: float = Field(0.05, gt=0, lt=1, description="FDR level for significant correlations")
+    event_alpha: float = Field(0.01, gt=0, lt=1, description="synchrony-event threshold level")
+    sort: Literal["rastermap", "pc1", "hierarchical"] = Field(
+        "rastermap", description="neuron order for the figures")
+    n_shuffles: int = Field(20, ge=2, description="shuffles for significant PCA dimensions")
+    seed: int = 0
+
+
 class SimulateSettings(_Stage):
     """Simulated recording used by `calscope demo` and `calscope simulate`."""
 
@@ -90,6 +109,7 @@ class Settings(_Stage):
     deconv: DeconvSettings = DeconvSettings()
     amortized: AmortizedSettings = AmortizedSettings()
     supervised: SupervisedSettings = SupervisedSettings()
+    population: PopulationSettings = PopulationSettings()
     simulate: SimulateSettings = SimulateSettings()
 
     def to_yaml(self) -> str:

@@ -165,7 +165,7 @@ def test_demo_runs(tmp_path):
 
 
 def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monkeypatch, sim):
-    import calscope.cli as cli
+    import calscope.cli.spikes as cli
 
     monkeypatch.setattr(cli, "CHUNK_CELLS", 2)
     y = np.vstack([sim.fluorescence, np.full((2, 600), np.nan)])  # rows 4, 5: a whole chunk

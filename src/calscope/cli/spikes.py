@@ -1,86 +1,26 @@
-"""The `calscope` command line: the only module that talks to a person."""
+"""`calscope deconvolve` and `calscope train`: traces → spikes, and training the networks."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import shlex
-import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-import calscope
+from calscope.cli.common import app, epoch_progress, err_console, friendly, settings_from
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
 from calscope.dispatch import METHODS, deconvolve
-from calscope.errors import CalscopeError, InputError
+from calscope.errors import InputError
 from calscope.io.traces import read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="calscope: calcium imaging traces → spikes (and soon movies → networks).")
-out_console = Console()
-err_console = Console(stderr=True)
 CHUNK_CELLS = 256
 _DEFAULTS = DeconvSettings()
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print calscope errors as one line (no traceback) and exit with code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                value = command(*args, **kwargs)
-            for message in dict.fromkeys(str(w.message) for w in caught):  # once each
-                err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
-            return value
-        except CalscopeError as error:
-            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-
-    return wrapper
-
-
-def _version(value: bool) -> None:
-    if value:
-        out_console.print(f"calscope {calscope.__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(version: Annotated[Optional[bool], typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None
-         ) -> None:
-    """calscope: spikes from calcium imaging, faster and better."""
-
-
-def _settings(config: Optional[Path]) -> Settings:
-    return Settings.load(config) if config is not None else Settings()
-
-
-@app.command("config")
-@_friendly
-def config_command(
-    show: Annotated[bool, typer.Option("--show", help="Print the settings as YAML.")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="A settings YAML to check and show.")] = None,
-) -> None:
-    """Show the default settings (or a settings file, validated) as YAML."""
-    settings = _settings(config)
-    if show or config is not None:
-        out_console.print(settings.to_yaml(), highlight=False, markup=False, end="")
-    else:
-        out_console.print("use `calscope config --show` to print the default settings")
 
 
 def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any) -> Deconvolution:
@@ -110,8 +50,35 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
     return Deconvolution(fs=fs, **fields)
 
 
+def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings, label: str, *,
+                 model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
+                 penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
+                 optimize_g: bool = False) -> Any:
+    """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
+
+    oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
+    the traces first; supervised uses ``model`` or the shipped network.
+    """
+    if method == "amortized":
+        from calscope.infer import amortized
+
+        trained = (amortized.load(model) if model is not None
+                   else _train(traces, fs, settings.amortized, label))
+        return trained.infer(traces, fs, n_samples=samples)
+    if method == "supervised":
+        from calscope.infer import supervised
+
+        with err_console.status(f"inferring spikes of {label} …"):
+            return supervised.load(model).infer(traces, fs)
+    base = settings.deconv
+    return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method, order=order,
+                              penalty=penalty, lam=lam, baseline=base.baseline,
+                              baseline_window_s=base.baseline_window_s,
+                              optimize_g=optimize_g or base.optimize_g)
+
+
 @app.command("deconvolve")
-@_friendly
+@friendly
 def deconvolve_command(
     input: Annotated[Path, typer.Argument(help="Traces: .npy, .csv (Spikefinder), .mat, .h5, "
                                           "CASCADE .mat, or a Suite2p output folder.")],
@@ -164,54 +131,22 @@ def deconvolve_command(
         raise InputError("--model belongs to --method amortized or supervised")
     if method != "amortized" and samples:
         raise InputError("--samples belongs to --method amortized")
-    settings = _settings(config)
-    base = settings.deconv
+    settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
-    if method == "amortized":
-        from calscope.infer import amortized
-
-        trained = (amortized.load(model) if model is not None
-                   else _train(data.traces, data.fs, settings.amortized, input.name))
-        result = trained.infer(data.traces, data.fs, n_samples=samples)
-    elif method == "supervised":
-        from calscope.infer import supervised
-
-        with err_console.status(f"inferring spikes of {input.name} …"):
-            result = supervised.load(model).infer(data.traces, data.fs)
-    else:
-        result = _deconvolve_chunks(data.traces, data.fs, f"deconvolving {input.name}",
-                                    method=method, order=order, penalty=penalty, lam=lam,
-                                    baseline=base.baseline,
-                                    baseline_window_s=base.baseline_window_s,
-                                    optimize_g=optimize_g or base.optimize_g)
+    result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
+                          samples=samples, order=order, penalty=penalty, lam=lam,
+                          optimize_g=optimize_g)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
 
 
-@contextlib.contextmanager
-def _epoch_progress(label: str, epochs: int, score: str
-                    ) -> Iterator[Callable[[int, int, float], None]]:
-    """A progress bar on stderr for training; yields ``update(epoch, total, value)``, which shows
-    the epoch and ``score.format(value)`` (the training loop's per-epoch figure)."""
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("epoch {task.completed}/{task.total}"), TextColumn("{task.fields[score]}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(label, total=epochs, score="")
-
-        def update(epoch: int, total: int, value: float) -> None:
-            progress.update(task, completed=epoch, score=score.format(value))
-
-        yield update
-
-
 def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str) -> Any:
     """Train an amortized model with a progress bar on stderr (epochs, held-out bound)."""
     from calscope.infer import amortized
 
-    with _epoch_progress(f"training on {label}", settings.max_epochs,
+    with epoch_progress(f"training on {label}", settings.max_epochs,
                          "bound {:.3f}/frame") as update:
         model = amortized.fit(traces, fs, settings, progress=update)
     log = model.log
@@ -222,7 +157,7 @@ def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: st
 
 
 @app.command("train")
-@_friendly
+@friendly
 def train_command(
     input: Annotated[Optional[Path], typer.Argument(
         help="amortized: traces to train on (any format `deconvolve` reads).")] = None,
@@ -265,13 +200,13 @@ def train_command(
                             ("--config", config)):
             command += [flag, str(value)] if value is not None else []
         _train_supervised(ground_truth, exclude, out,
-                          _settings(config).supervised.model_copy(update=budget),
+                          settings_from(config).supervised.model_copy(update=budget),
                           shlex.join(command))
         return
     if input is None or ground_truth is not None or exclude is not None:
         raise InputError("--method amortized trains on INPUT traces (no --ground-truth or "
                          "--exclude)")
-    settings = _settings(config).amortized.model_copy(update=budget)
+    settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     model = _train(data.traces, data.fs, settings, input.name)
     model.save(out)
@@ -286,7 +221,7 @@ def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: A
 
     left_out = [e.strip() for e in (exclude or "").split(",") if e.strip()]
     recordings = supervised.load_ground_truth(root, exclude=left_out)
-    with _epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
+    with epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
         model = supervised.train(recordings, settings, progress=update,
                                  checkpoint=out.with_name(out.name + ".ckpt"),
                                  command=command)
@@ -294,49 +229,3 @@ def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: A
     err_console.print(f"wrote {out} and {out.with_suffix('.json')} ({model.log.epochs} epochs in "
                       f"{model.log.seconds:.0f} s on {model.card['recordings']} recordings of "
                       f"{len(model.card['datasets'])} datasets)", highlight=False)
-
-
-@app.command("demo")
-@_friendly
-def demo_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")]
-    = Path("calscope-demo"),
-    config: Annotated[Optional[Path], typer.Option(help="Settings YAML.")] = None,
-) -> None:
-    """Simulate a GCaMP6f population, deconvolve it and score the spikes against the truth."""
-    from calscope.pipeline import run_demo
-
-    settings = _settings(config)
-    with err_console.status("simulating and deconvolving …"):
-        demo = run_demo(settings, out)
-    summary = demo.summary()
-    table = Table(title="calscope demo: inferred vs simulated truth")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in summary.items():
-        table.add_row(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else str(value))
-    out_console.print(table)
-    out_console.print(f"results in {out}/: " + ", ".join(p.name for p in demo.files), highlight=False)
-
-
-@app.command("simulate")
-@_friendly
-def simulate_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Traces file (.npy or .csv); the "
-                                      "truth goes beside it as <name>.truth.npz.")],
-    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (simulate section).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (overrides the settings).")] = None,
-) -> None:
-    """Write simulated fluorescence traces with their ground truth."""
-    from calscope.simulate import traces as simulate_traces
-    from calscope.io.writers import write_spikes
-
-    cfg = _settings(config).simulate
-    sim = simulate_traces(cfg.n_cells, int(round(cfg.duration_s * cfg.fs)), cfg.fs,
-                          indicator=cfg.indicator, rate_hz=cfg.rate_hz, bursty=cfg.bursty,
-                          snr=cfg.snr, drift=cfg.drift, seed=cfg.seed if seed is None else seed)
-    write_spikes(out, sim.fluorescence)
-    truth = out.with_name(out.stem + ".truth.npz")
-    write_result(truth, sim, np.arange(cfg.n_cells))
-    err_console.print(f"wrote {out} ({cfg.n_cells} cells × {sim.spikes.shape[1]} frames at "
-                      f"{cfg.fs:g} Hz) and {truth}", highlight=False)

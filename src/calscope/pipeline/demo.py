@@ -1,4 +1,4 @@
-"""What runs in which order: the demo job (simulate → deconvolve → score → write)."""
+"""The demo job: simulate → deconvolve → score → write."""
 
 from __future__ import annotations
 

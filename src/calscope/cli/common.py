@@ -1,0 +1,92 @@
+"""The `calscope` app and what every command shares: consoles, error handling, settings,
+progress bars. The CLI is the only part of calscope that talks to a person."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+import calscope
+from calscope.config import Settings
+from calscope.errors import CalscopeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="calscope: calcium imaging traces → spikes → population dynamics.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print calscope errors as one line (no traceback) and exit with code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                value = command(*args, **kwargs)
+            for message in dict.fromkeys(str(w.message) for w in caught):  # once each
+                err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+            return value
+        except CalscopeError as error:
+            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"calscope {calscope.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None
+         ) -> None:
+    """calscope: spikes from calcium imaging, faster and better."""
+
+
+def settings_from(config: Optional[Path]) -> Settings:
+    """The settings in ``config`` (YAML), or the defaults."""
+    return Settings.load(config) if config is not None else Settings()
+
+
+@app.command("config")
+@friendly
+def config_command(
+    show: Annotated[bool, typer.Option("--show", help="Print the settings as YAML.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="A settings YAML to check and show.")] = None,
+) -> None:
+    """Show the default settings (or a settings file, validated) as YAML."""
+    settings = settings_from(config)
+    if show or config is not None:
+        out_console.print(settings.to_yaml(), highlight=False, markup=False, end="")
+    else:
+        out_console.print("use `calscope config --show` to print the default settings")
+
+
+@contextlib.contextmanager
+def epoch_progress(label: str, epochs: int, score: str
+                    ) -> Iterator[Callable[[int, int, float], None]]:
+    """A progress bar on stderr for training; yields ``update(epoch, total, value)``, which shows
+    the epoch and ``score.format(value)`` (the training loop's per-epoch figure)."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("epoch {task.completed}/{task.total}"), TextColumn("{task.fields[score]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=epochs, score="")
+
+        def update(epoch: int, total: int, value: float) -> None:
+            progress.update(task, completed=epoch, score=score.format(value))
+
+        yield update

@@ -1,0 +1,163 @@
+"""The population analysis of one recording: every analysis of `calscope.population` in turn,
+collected in an `AnalysisResult`.
+
+An analysis that cannot run on this recording (too few frames for the window, no significant
+structure to decompose, …) does not stop the others: it is recorded in ``meta["skipped"]`` with
+the reason, and the report lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import calscope
+from calscope.config import PopulationSettings
+from calscope.deconv.noise import noise_sigma
+from calscope.errors import CalscopeError
+from calscope.population.activity import checked_activity
+from calscope.population.assemblies import assemblies
+from calscope.population.correlation import correlations
+from calscope.population.coupling import coupling_over_time, population_coupling
+from calscope.population.dimensionality import participation_ratio, pca, significant_dimensions
+from calscope.population.events import synchrony_events
+from calscope.population.result import AnalysisResult
+from calscope.population.sorting import sort_neurons
+
+#: The analyses in the order they run (names used in ``meta["skipped"]`` and progress).
+STEPS = ("order", "coupling", "correlations", "dimensionality", "assemblies", "events")
+Progress = Callable[[str, int, int], None]
+
+
+def _coupling(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:
+    window = (max(3, int(round(cfg.coupling_window_s * fs))) if cfg.coupling_window_s
+              else cfg.coupling_window)
+    return {"coupling": coupling_over_time(act, window=window).astype(np.float32),
+            "coupling_window": int(window),
+            "population_coupling": population_coupling(act).astype(np.float32)}
+
+
+def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
+                  ) -> dict[str, Any]:
+    cells = np.arange(act.shape[0])
+    note = ""
+    if len(cells) > cfg.max_correlation_cells:
+        rng = np.random.default_rng(seed)
+        cells = np.sort(rng.choice(len(cells), cfg.max_correlation_cells, replace=False))
+        note = (f"; the matrix covers a random {len(cells)} of {act.shape[0]} neurons "
+                "(max_correlation_cells)")
+    res = correlations(act[cells], fs, n_surrogates=cfg.n_surrogates, max_pairs=cfg.max_pairs,
+                       alpha=cfg.alpha, seed=seed)
+    return {"corr_cells": cells.astype(np.int64), "corr_r": res.r.astype(np.float32),
+            "corr_p": res.p.astype(np.float32), "corr_significant": res.significant,
+            "_test": res.test + note}
+
+
+def _dimensionality(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
+                    ) -> dict[str, Any]:
+    res = pca(act, seed=seed)
+    dims = significant_dimensions(act, n_shuffles=cfg.n_shuffles, seed=seed)
+    return {"pca_explained_ratio": np.asarray(res.explained_ratio, dtype=np.float32),
+            "pca_scores": np.asarray(res.scores[:3], dtype=np.float32),
+            "n_significant_dims": int(dims.n),
+            "participation_ratio": float(participation_ratio(res.explained_variance)),
+            "_note": res.note}
+
+
+def _assemblies(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
+                ) -> dict[str, Any]:
+    res = assemblies(act, seed=seed)
+    return {"assembly_patterns": np.asarray(res.patterns, dtype=np.float32),
+            "assembly_members": np.asarray(res.member_mask, dtype=bool),
+            "assembly_activation": np.asarray(res.activation, dtype=np.float32),
+            "assembly_eigenvalues": np.asarray(res.eigenvalues, dtype=np.float32),
+            "mp_threshold": float(res.threshold)}
+
+
+def _events(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:
+    res = synchrony_events(act, fs, alpha=cfg.event_alpha, seed=seed)
+    return {"population_rate": np.asarray(res.population, dtype=np.float32),
+            "events": np.asarray(res.events, dtype=bool), "event_threshold": float(res.threshold)}
+
+
+def _order(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:
+    res = sort_neurons(act, cfg.sort, seed=seed)
+    note = f"neurons sorted by {res.method}" + (f" ({res.note})" if res.note else "")
+    return {"order": res.order, "_note": note}
+
+
+_RUNNERS = {"order": _order, "coupling": _coupling, "correlations": _correlations,
+            "dimensionality": _dimensionality, "assemblies": _assemblies, "events": _events}
+
+
+def cell_quality(spikes: np.ndarray, fs: float, traces: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per-cell measures for the report: ``rate_hz`` (expected spikes per second),
+    ``observed_fraction`` (finite frames) and, with traces, ``noise_sigma`` (ΔF/F)."""
+    finite = np.isfinite(spikes)
+    n_obs = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.nansum(spikes, axis=1) * fs / n_obs
+    quality = {"rate_hz": np.where(n_obs > 0, rate, np.nan).astype(np.float32),
+               "observed_fraction": (n_obs / spikes.shape[1]).astype(np.float32)}
+    if traces is not None:
+        quality["noise_sigma"] = noise_sigma(traces, fs).astype(np.float32)
+    return quality
+
+
+def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
+            settings: PopulationSettings | None = None, fov_image: np.ndarray | None = None,
+            fov_labels: np.ndarray | None = None, meta: dict[str, Any] | None = None,
+            progress: Progress | None = None) -> AnalysisResult:
+    """Run every population analysis on (cells, T) spike probabilities.
+
+    Args:
+        spikes: (cells, T) expected spikes per frame (or any activity), NaN where missing.
+        fs: frame rate (Hz).
+        traces: (cells, T) ΔF/F the spikes came from (shown in the report), if any.
+        settings: analysis settings (defaults: `PopulationSettings()`).
+        fov_image, fov_labels: (Y, X) mean image and ROI label image (0 = none, i + 1 = row i).
+        meta: facts to carry into the report (input file, method, …).
+        progress: called as ``progress(step, i, n)`` before each step.
+
+    Raises:
+        InputError: the activity itself is unusable (see `checked_activity`): fewer than 2
+            usable neurons, too few frames, not a (cells, T) array. Problems of one analysis
+            are recorded in ``meta["skipped"]`` instead.
+    """
+    cfg = settings or PopulationSettings()
+    act = checked_activity(spikes, "spikes")
+    fields: dict[str, Any] = {}
+    notes: list[str] = []
+    skipped: dict[str, str] = {}
+    test = ""
+    for i, step in enumerate(STEPS):
+        if progress is not None:
+            progress(step, i, len(STEPS))
+        try:
+            out = _RUNNERS[step](act.values, fs, cfg, cfg.seed)
+        except (CalscopeError, np.linalg.LinAlgError) as error:
+            skipped[step] = str(error)
+            continue
+        note = out.pop("_note", "")
+        test = out.pop("_test", test)
+        if note:
+            notes.append(note)
+        fields.update(out)
+    if progress is not None:
+        progress("done", len(STEPS), len(STEPS))
+    n_unusable = int((~act.usable).sum())
+    if n_unusable:
+        notes.append(f"{n_unusable} neuron(s) are all NaN or constant and were left out "
+                     "of every analysis (NaN rows in the results)")
+    info = {"cells": act.n_cells, "usable_cells": int(act.usable.sum()), "frames": act.n_frames,
+            "duration_s": act.n_frames / fs, "fs": fs, "version": calscope.__version__,
+            "settings": cfg.model_dump(mode="json"), "correlation_test": test,
+            **(meta or {}), "notes": [*(meta or {}).get("notes", []), *notes],
+            "skipped": {**(meta or {}).get("skipped", {}), **skipped}}
+    return AnalysisResult(
+        fs=float(fs), spikes=np.asarray(spikes, dtype=np.float32),
+        traces=None if traces is None else np.asarray(traces, dtype=np.float32),
+        quality=cell_quality(act.values, fs, traces), fov_image=fov_image,
+        fov_labels=fov_labels, meta=info, **fields)
