@@ -251,3 +251,15 @@ def test_spikefinder_correlation_blocks_and_nan_padding():
     # Block averaging forgives sub-block jitter a bin-wise r would punish.
     shifted = np.roll(truth, 1)
     assert metrics.spikefinder_correlation(shifted, truth) > 0.6 > metrics.pearson(shifted, truth)
+
+
+def test_assembly_match_pairs_sets_by_jaccard_and_counts_misses():
+    a, b, c = np.arange(0, 4), np.arange(10, 14), np.arange(20, 23)
+    assert metrics.assembly_match([b, a], [a, b]) == 1.0  # order does not matter
+    # found {0,1,2} vs planted {0..3}: 3/4; {10..13} exact; planted c missed → (0.75 + 1 + 0) / 3
+    assert metrics.assembly_match([a[:3], b], [a, b, c]) == pytest.approx(1.75 / 3)
+    # a spurious extra assembly counts like a missed one
+    assert metrics.assembly_match([a, b, c], [a, b]) == pytest.approx(2 / 3)
+    # one to one: two found sets cannot both claim the same planted one
+    assert metrics.assembly_match([a, a], [a, b]) == pytest.approx(0.5)
+    assert metrics.assembly_match([], []) == 1.0 and metrics.assembly_match([a], []) == 0.0

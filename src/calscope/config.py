@@ -76,7 +76,8 @@ class PopulationSettings(_Stage):
     coupling_window: int = Field(100, ge=3, description="coupling-over-time window (frames)")
     coupling_window_s: float | None = Field(None, gt=0, description="the window in seconds "
                                             "(overrides coupling_window)")
-    n_surrogates: int = Field(200, ge=10, description="circular-shift surrogates for p-values")
+    n_surrogates: int | None = Field(None, ge=10, description="circular-shift surrogates for "
+                                     "correlation p-values; null: every admissible shift")
     max_pairs: int = Field(200_000, ge=1, description="pairs tested with surrogates (a random "
                            "subset beyond that)")
     max_correlation_cells: int = Field(2000, ge=2, description="cells in the stored correlation "
@@ -100,6 +101,9 @@ class SimulateSettings(_Stage):
     bursty: bool = True
     snr: float = Field(4.0, gt=0, description="single-spike peak ΔF/F over noise σ")
     drift: float = Field(0.0, ge=0, description="peak slow baseline drift (ΔF/F)")
+    n_assemblies: int = Field(3, ge=0, description="assemblies planted (cells that fire "
+                              "together); only as many as fit in n_cells")
+    assembly_size: int = Field(8, ge=1, description="cells per planted assembly")
     seed: int = 0
 
 

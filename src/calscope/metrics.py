@@ -10,6 +10,8 @@ Two protocols:
 * **the Spikefinder challenge score** (:func:`spikefinder_correlation`): at 100 Hz, average
   non-overlapping blocks of 4 bins (25 Hz) in prediction and truth, Pearson r.
 
+And one score of population structure against a simulated truth: :func:`assembly_match`.
+
 Scoring rules that keep method comparisons fair: a recording whose truth is constant after
 smoothing (no spikes in the window) has no defined r and is left out; a prediction that failed
 (``None``) or carries no information (constant, or no finite sample) scores r = 0 and is counted.
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import linear_sum_assignment
 
 #: The common rate (Hz) of calscope's CASCADE protocol.
 PROTOCOL_FS = 30.0
@@ -355,3 +358,25 @@ def spikefinder_correlation(pred: np.ndarray, truth: np.ndarray, block: int = 4)
     return pearson(
         pred[:m].reshape(-1, block).mean(axis=1), truth[:m].reshape(-1, block).mean(axis=1)
     )
+
+
+def assembly_match(found: Sequence[np.ndarray], planted: Sequence[np.ndarray]) -> float:
+    """How well detected assemblies match planted ones: found and planted are paired one to
+    one to maximise the summed Jaccard index of their member sets (Hungarian assignment), and
+    the sum is divided by the larger of the two counts, so a missed or a spurious assembly
+    counts as 0.
+
+    Args:
+        found, planted: one array of member cell indices per assembly.
+
+    Returns:
+        A score in [0, 1]: 1 when the member sets are the same; 1.0 when both are empty.
+    """
+    if not found and not planted:
+        return 1.0
+    if not found or not planted:
+        return 0.0
+    jaccard = np.array([[np.intersect1d(f, p).size / max(np.union1d(f, p).size, 1)
+                         for p in planted] for f in found])
+    rows, cols = linear_sum_assignment(-jaccard)
+    return float(jaccard[rows, cols].sum() / max(len(found), len(planted)))

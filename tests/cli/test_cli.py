@@ -153,15 +153,31 @@ def test_bad_row_warns_and_rest_processed(tmp_path, sim):
     assert np.isnan(spikes[2]).all() and np.isfinite(spikes[[0, 1, 3]]).all()
 
 
-def test_demo_runs(tmp_path):
+def test_demo_runs_and_ends_with_the_report(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("simulate:\n  n_cells: 6\n  duration_s: 60\n")
+    cfg.write_text("simulate:\n  n_cells: 24\n  duration_s: 120\n  n_assemblies: 2\n"
+                   "  assembly_size: 8\npopulation:\n  sort: pc1\n  n_surrogates: 20\n"
+                   "  n_shuffles: 3\n")
     out = _run("demo", "--out", tmp_path / "demo", "--config", cfg)
     assert out.exit_code == 0, out.output
-    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert summary["scores"]["cells"] == 6
-    assert summary["scores"]["spike_correlation_median"] > 0.6
-    assert np.load(tmp_path / "demo" / "spikes.npy").shape == (6, 1800)
+    scores = json.loads((tmp_path / "demo" / "summary.json").read_text())["scores"]
+    assert scores["cells"] == 24 and scores["spike_correlation_median"] > 0.6
+    assert scores["assemblies_planted"] == scores["assemblies_found"] == 2
+    assert scores["assembly_membership_match"] > 0.8
+    assert np.load(tmp_path / "demo" / "spikes.npy").shape == (24, 3600)
+    assert (tmp_path / "demo" / "report.html").is_file() and "report.html" in out.output
+    assert (tmp_path / "demo" / "figures" / "assemblies.png").is_file()
+
+
+def test_demo_without_room_for_assemblies_plants_none(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("simulate:\n  n_cells: 6\n  duration_s: 60\npopulation:\n  sort: pc1\n"
+                   "  n_surrogates: 20\n  n_shuffles: 3\n")
+    out = _run("demo", "--out", tmp_path / "demo", "--config", cfg)
+    assert out.exit_code == 0, out.output
+    scores = json.loads((tmp_path / "demo" / "summary.json").read_text())["scores"]
+    assert scores["cells"] == 6 and scores["assemblies_planted"] == 0
+    assert scores["spike_correlation_median"] > 0.6
 
 
 def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monkeypatch, sim):

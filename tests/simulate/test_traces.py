@@ -145,3 +145,14 @@ def test_bad_arguments_raise(kwargs):
     args = {"n_cells": 2, "T": 50, **kwargs}
     with pytest.raises(InputError):
         traces(**args)
+
+
+def test_given_spikes_drive_the_calcium_and_bad_ones_are_refused():
+    spikes = np.zeros((2, 300))
+    spikes[0, 100] = 1.0
+    sim = traces(2, 300, 30.0, spikes=spikes, sn=0.01, seed=0)
+    np.testing.assert_array_equal(sim.spikes, spikes)
+    assert sim.calcium[1].max() == 0.0 and sim.calcium[0, :100].max() == 0.0
+    assert sim.calcium[0, 100:110].max() > 0.0
+    with pytest.raises(InputError, match="spikes"):
+        traces(2, 200, 30.0, spikes=spikes)

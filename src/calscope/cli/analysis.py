@@ -2,56 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from calscope.cli.common import app, err_console, friendly, settings_from
+from calscope.cli.common import app, err_console, friendly, settings_from, step_progress
 from calscope.cli.spikes import infer_spikes
-from calscope.config import DeconvSettings, Settings
+from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.extract import delta_f_over_f
-from calscope.io.bundle import read_bundle, write_bundle
+from calscope.io.bundle import read_bundle
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
-from calscope.pipeline.analysis import analyze
+from calscope.pipeline.analysis import RESULTS_NAME, analyze, write_analysis
 from calscope.population.result import AnalysisResult
 
-RESULTS_NAME = "results.npz"
 REPORT_FORMATS = ("html", "png")
 
 
-def _write_outputs(result: AnalysisResult, out: Path, formats: tuple[str, ...]) -> list[Path]:
-    from calscope.report import write_report
-
-    with err_console.status("drawing the report …"):
-        return write_report(result, out, formats=formats)
-
-
-def run_analysis(spikes: np.ndarray, fs: float, out: Path, settings: Settings, *,
-                 traces: Optional[np.ndarray] = None, fov: object = None,
-                 meta: Optional[dict] = None) -> tuple[AnalysisResult, list[Path]]:
-    """Analyse, then write ``out/results.npz``, ``out/report.html`` and ``out/figures/*.png``,
-    with a progress bar on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("analysing", total=1)
-
-        def progress(step: str, i: int, n: int) -> None:
-            bar.update(task, description=f"analysing: {step}", completed=i, total=n)
-
-        result = analyze(spikes, fs, traces=traces, settings=settings.population,
-                         fov_image=getattr(fov, "image", None),
-                         fov_labels=getattr(fov, "labels", None), meta=meta, progress=progress)
-    arrays, info = result.to_arrays()
-    written = [write_bundle(out / RESULTS_NAME, arrays, info)]
-    written += _write_outputs(result, out, REPORT_FORMATS)
-    return result, written
+def written_line(paths: list[Path], root: Path) -> str:
+    """"wrote ROOT/: a, b, c and N more" for the end of a command."""
+    names = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in paths]
+    return (f"wrote {root}/: " + ", ".join(names[:3])
+            + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
 
 
 def _summary_line(result: AnalysisResult) -> str:
@@ -101,44 +78,53 @@ def analyze_command(
     if data.fmt == "suite2p" and not spikes:
         traces = delta_f_over_f(data.traces, data.fs)
         notes.append("ΔF/F computed from Suite2p's F − 0.7·Fneu (running maximin baseline, 60 s)")
+    seconds = {}
     if spikes:
         activity = data.traces
     else:
+        start = time.perf_counter()
         activity = infer_spikes(traces, data.fs, method, settings, input.name,
                                 model=model).spikes
+        seconds["spike inference"] = round(time.perf_counter() - start, 3)
     fov = read_suite2p_fov(input, data.rows) if data.fmt == "suite2p" else None
     if fov is not None and fov.kind != "mean image":
         notes.append(f"field of view: {fov.kind}")
     meta = {"input": str(input), "method": "given (--spikes)" if spikes else method,
-            "rows": data.rows.tolist(), "notes": notes}
+            "rows": data.rows.tolist(), "notes": notes, "step_seconds": seconds}
     if fov is None:
         meta["skipped"] = {"field of view": "no footprints in the input (a Suite2p folder with "
                                             "stat.npy gives them)"}
-    result, written = run_analysis(np.asarray(activity), data.fs, out, settings, traces=traces,
-                                   fov=fov, meta=meta)
-    err_console.print(f"{_summary_line(result)}\nwrote {out}/: "
-                      + ", ".join(str(p.relative_to(out)) for p in written[:3])
-                      + (f" and {len(written) - 3} more" if len(written) > 3 else ""),
-                      highlight=False)
+    fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}
+    with step_progress("analysing") as progress:
+        result = analyze(np.asarray(activity), data.fs, traces=traces,
+                         settings=settings.population, meta=meta, progress=progress,
+                         **fov_fields)
+    with err_console.status("drawing the report …"):
+        written = write_analysis(result, out)
+    err_console.print(f"{_summary_line(result)}\n{written_line(written, out)}", highlight=False)
 
 
 @app.command("report")
 @friendly
 def report_command(
     folder: Annotated[Path, typer.Argument(help="A folder written by `calscope analyze`.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write "
-                                                "(default: FOLDER).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The page to write "
+                                                "(default: FOLDER/report.html); png figures go "
+                                                "to figures/ beside it.")] = None,
     format: Annotated[str, typer.Option("--format", help="html (one self-contained page) or "
                                         "png (figures/*.png).")] = "html",
 ) -> None:
     """Re-render the report from FOLDER/results.npz."""
     if format not in REPORT_FORMATS:
         raise InputError(f"--format: {format!r}; use html or png")
+    if out is not None and out.suffix.lower() != ".html":
+        raise InputError(f"--out {out}: give the page's file name, ending in .html")
     arrays, meta = read_bundle(folder / RESULTS_NAME)
     result = AnalysisResult.from_arrays(arrays, meta)
-    target = folder if out is None else out
-    written = _write_outputs(result, target, (format,))
-    err_console.print("wrote " + ", ".join(str(p) for p in written[:3])
-                      + (f" and {len(written) - 3} more" if len(written) > 3 else ""),
-                      highlight=False)
+    from calscope.report import write_report  # matplotlib: only when a report is drawn
 
+    target = folder if out is None else out
+    with err_console.status("drawing the report …"):
+        written = write_report(result, target, formats=(format,))
+    err_console.print(written_line(written, target if out is None else target.parent),
+                      highlight=False)

@@ -90,3 +90,18 @@ def epoch_progress(label: str, epochs: int, score: str
             progress.update(task, completed=epoch, score=score.format(value))
 
         yield update
+
+
+@contextlib.contextmanager
+def step_progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr for a job of named steps; yields ``update(step, i, n)``
+    (the ``progress`` callback of `pipeline.analysis.analyze`)."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=1)
+
+        def update(step: str, i: int, n: int) -> None:
+            progress.update(task, description=f"{label}: {step}", completed=i, total=n)
+
+        yield update

@@ -9,7 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from calscope.cli.common import app, err_console, friendly, out_console, settings_from
+from calscope.cli.common import (app, err_console, friendly, out_console, settings_from,
+                                 step_progress)
 from calscope.io.writers import write_result
 
 
@@ -20,20 +21,23 @@ def demo_command(
     = Path("calscope-demo"),
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML.")] = None,
 ) -> None:
-    """Simulate a GCaMP6f population, deconvolve it and score the spikes against the truth."""
+    """Simulate a GCaMP6f population with planted assemblies, infer its spikes, score them
+    against the truth, analyse the population and end with the HTML report."""
     from calscope.pipeline import run_demo
 
     settings = settings_from(config)
-    with err_console.status("simulating and deconvolving …"):
-        demo = run_demo(settings, out)
+    with step_progress("demo") as progress:
+        demo = run_demo(settings, out, progress=progress)
     summary = demo.summary()
     table = Table(title="calscope demo: inferred vs simulated truth")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in summary.items():
-        table.add_row(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else str(value))
+        shown = "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        table.add_row(name.replace("_", " "), shown)
     out_console.print(table)
-    out_console.print(f"results in {out}/: " + ", ".join(p.name for p in demo.files), highlight=False)
+    out_console.print(f"results in {out}/: " + ", ".join(p.name for p in demo.files[:7])
+                      + f" and figures/; open {out / 'report.html'}", highlight=False)
 
 
 @app.command("simulate")

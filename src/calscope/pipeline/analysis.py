@@ -8,7 +8,10 @@ the reason, and the report lists it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,23 +20,26 @@ import calscope
 from calscope.config import PopulationSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.errors import CalscopeError
+from calscope.io.bundle import write_bundle
 from calscope.population.activity import checked_activity
 from calscope.population.assemblies import assemblies
 from calscope.population.correlation import correlations
-from calscope.population.coupling import coupling_over_time, population_coupling
-from calscope.population.dimensionality import participation_ratio, pca, significant_dimensions
+from calscope.population.coupling import (coupling_over_time, population_coupling,
+                                          window_frames)
+from calscope.population.dimensionality import pca, significant_dimensions
 from calscope.population.events import synchrony_events
 from calscope.population.result import AnalysisResult
 from calscope.population.sorting import sort_neurons
 
+#: The results file of an analysis folder (``calscope report`` reads it back).
+RESULTS_NAME = "results.npz"
 #: The analyses in the order they run (names used in ``meta["skipped"]`` and progress).
 STEPS = ("order", "coupling", "correlations", "dimensionality", "assemblies", "events")
 Progress = Callable[[str, int, int], None]
 
 
 def _coupling(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:
-    window = (max(3, int(round(cfg.coupling_window_s * fs))) if cfg.coupling_window_s
-              else cfg.coupling_window)
+    window = window_frames(cfg.coupling_window, fs, cfg.coupling_window_s)
     return {"coupling": coupling_over_time(act, window=window).astype(np.float32),
             "coupling_window": int(window),
             "population_coupling": population_coupling(act).astype(np.float32)}
@@ -62,8 +68,8 @@ def _dimensionality(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: i
     return {"pca_explained_ratio": np.asarray(res.explained_ratio, dtype=np.float32),
             "pca_scores": np.asarray(res.scores[:3], dtype=np.float32),
             "n_significant_dims": int(dims.n),
-            "participation_ratio": float(participation_ratio(res.explained_variance)),
-            "_note": res.note}
+            "participation_ratio": float(res.participation_ratio),
+            "_note": " ".join(filter(None, [res.note, dims.note]))}
 
 
 def _assemblies(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
@@ -118,7 +124,9 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
         traces: (cells, T) ΔF/F the spikes came from (shown in the report), if any.
         settings: analysis settings (defaults: `PopulationSettings()`).
         fov_image, fov_labels: (Y, X) mean image and ROI label image (0 = none, i + 1 = row i).
-        meta: facts to carry into the report (input file, method, …).
+        meta: facts to carry into the report (input file, method, …). Its ``notes``,
+            ``skipped`` and ``step_seconds`` are merged with the analyses' own; the result's
+            ``meta["step_seconds"]`` holds the wall time of each step (s).
         progress: called as ``progress(step, i, n)`` before each step.
 
     Raises:
@@ -132,14 +140,18 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
     notes: list[str] = []
     skipped: dict[str, str] = {}
     test = ""
+    seconds: dict[str, float] = {}
     for i, step in enumerate(STEPS):
         if progress is not None:
             progress(step, i, len(STEPS))
+        start = time.perf_counter()
         try:
             out = _RUNNERS[step](act.values, fs, cfg, cfg.seed)
         except (CalscopeError, np.linalg.LinAlgError) as error:
             skipped[step] = str(error)
             continue
+        finally:
+            seconds[step] = round(time.perf_counter() - start, 3)
         note = out.pop("_note", "")
         test = out.pop("_test", test)
         if note:
@@ -154,6 +166,8 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
     info = {"cells": act.n_cells, "usable_cells": int(act.usable.sum()), "frames": act.n_frames,
             "duration_s": act.n_frames / fs, "fs": fs, "version": calscope.__version__,
             "settings": cfg.model_dump(mode="json"), "correlation_test": test,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "step_seconds": {**(meta or {}).get("step_seconds", {}), **seconds},
             **(meta or {}), "notes": [*(meta or {}).get("notes", []), *notes],
             "skipped": {**(meta or {}).get("skipped", {}), **skipped}}
     return AnalysisResult(
@@ -161,3 +175,13 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
         traces=None if traces is None else np.asarray(traces, dtype=np.float32),
         quality=cell_quality(act.values, fs, traces), fov_image=fov_image,
         fov_labels=fov_labels, meta=info, **fields)
+
+
+def write_analysis(result: AnalysisResult, out: str | Path) -> list[Path]:
+    """Write ``out/results.npz`` (every field, read back by `calscope report`), then
+    ``out/report.html`` and ``out/figures/*.png``; returns the paths written, results first."""
+    from calscope.report import write_report  # matplotlib: only when a report is drawn
+
+    out = Path(out)
+    arrays, info = result.to_arrays()
+    return [write_bundle(out / RESULTS_NAME, arrays, info), *write_report(result, out)]

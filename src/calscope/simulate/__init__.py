@@ -5,6 +5,8 @@ Typical use::
     from calscope import simulate
     sim = simulate.traces(50, 3000, fs=30.0, indicator="GCaMP6s", snr=3.0, seed=1)
     sim.fluorescence  # (50, 3000) float32 observed traces; sim.spikes holds the truth
+    pop = simulate.population(200, 9000, fs=30.0, n_assemblies=3, seed=0)
+    pop.spikes        # (200, 9000) counts with planted assemblies (pop.members)
 """
 
 from calscope.simulate.indicators import (
@@ -15,12 +17,14 @@ from calscope.simulate.indicators import (
     get_indicator,
     impulse_response,
 )
+from calscope.simulate.population import PopulationSimulation, population
 from calscope.simulate.spikes import bursty_spikes, poisson_spikes
 from calscope.simulate.traces import Simulation, traces
 
 __all__ = [
     "INDICATORS",
     "Indicator",
+    "PopulationSimulation",
     "Simulation",
     "ar_coefficients",
     "ar_time_constants",
@@ -28,5 +32,6 @@ __all__ = [
     "get_indicator",
     "impulse_response",
     "poisson_spikes",
+    "population",
     "traces",
 ]

@@ -83,6 +83,7 @@ def traces(
     drift: float = 0.0,
     shot_noise: float = 0.0,
     baseline: float = 0.0,
+    spikes: np.ndarray | None = None,
     seed: Seed = 0,
 ) -> Simulation:
     """Simulate ``n_cells`` fluorescence traces of ``T`` frames with known ground truth.
@@ -106,6 +107,9 @@ def traces(
         drift: peak absolute deviation (ΔF/F) of a slow random-walk baseline drift; 0 for none.
         shot_noise: signal-dependent noise; its variance is ``shot_noise · calcium_t`` (ΔF/F).
         baseline: constant baseline added to every trace (ΔF/F).
+        spikes: (n_cells, T) spike counts to use instead of drawing them (e.g. a population
+            with assemblies from ``calscope.simulate.population``); ``rate_hz`` and ``bursty``
+            are then ignored.
         seed: int seed or ``numpy.random.Generator``; the same seed gives the same output.
 
     Returns:
@@ -119,8 +123,12 @@ def traces(
     _check_number("baseline", baseline, minimum=-math.inf)
 
     spike_rng, decay_rng, amp_rng, noise_rng, shot_rng, drift_rng = make_rng(seed).spawn(6)
-    make_spikes = bursty_spikes if bursty else poisson_spikes
-    spikes = make_spikes(n_cells, T, fs, rate_hz, spike_rng)
+    if spikes is None:
+        make_spikes = bursty_spikes if bursty else poisson_spikes
+        spikes = make_spikes(n_cells, T, fs, rate_hz, spike_rng)
+    elif np.shape(spikes) != (n_cells, T) or not np.all(np.asarray(spikes) >= 0):
+        raise InputError(f"spikes: expected ({n_cells}, {T}) non-negative counts, got shape "
+                         f"{np.shape(spikes)}")
 
     if g_given is None:
         g_cells = _jittered_kinetics(preset, fs, order, n_cells, decay_rng)

@@ -1,0 +1,80 @@
+"""`calscope analyze` and `calscope report`: round trips on simulated and real inputs."""
+
+import numpy as np
+import pytest
+
+from calscope import simulate
+from calscope.io.bundle import read_bundle
+
+FAST = "population:\n  sort: pc1\n  n_surrogates: 20\n  n_shuffles: 3\n"
+
+
+@pytest.fixture
+def fast_config(tmp_path):
+    path = tmp_path / "fast.yaml"
+    path.write_text(FAST)
+    return path
+
+
+def _outputs_complete(out):
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    return (out / "results.npz").is_file() and (out / "report.html").is_file() and figures
+
+
+def test_analyze_infers_spikes_and_writes_results_report_and_figures(cli, tmp_path, fast_config):
+    sim = simulate.traces(12, 1800, 30.0, indicator="GCaMP6f", seed=4)
+    y = sim.fluorescence.copy()
+    y[5] = np.nan  # a dead row is carried, not dropped
+    np.save(tmp_path / "t.npy", y)
+    out = tmp_path / "an"
+    res = cli("analyze", tmp_path / "t.npy", "--fs", 30, "--out", out, "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    assert _outputs_complete(out)
+    arrays, meta = read_bundle(out / "results.npz")
+    assert arrays["spikes"].shape == (12, 1800) and np.isnan(arrays["spikes"][5]).all()
+    assert arrays["coupling"].shape == (12, 1800)
+    assert meta["method"] == "oasis" and meta["usable_cells"] == 11
+    assert "field of view" in meta["skipped"]  # a plain array has no footprints
+    html = (out / "report.html").read_text()
+    assert "field of view" in html and "12" in html
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+
+
+def test_report_re_renders_from_the_results_alone(cli, tmp_path, fast_config):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "s.npy", rng.poisson(0.1, (8, 900)).astype(np.float32))
+    out = tmp_path / "an"
+    assert cli("analyze", tmp_path / "s.npy", "--fs", 30, "--spikes", "--out", out,
+               "--config", fast_config).exit_code == 0
+    (out / "report.html").unlink()
+    res = cli("report", out, "--out", tmp_path / "again.html")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "again.html").read_text().count("data:image/png;base64,") >= 4
+    res = cli("report", out, "--format", "png", "--out", tmp_path / "pngs" / "report.html")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "pngs" / "figures").glob("*.png"))) >= 4
+
+
+def test_analyze_a_real_suite2p_folder_shows_its_field_of_view(cli, tmp_path, shared_data,
+                                                               fast_config):
+    folder = shared_data / "suite2p_output" / "inscopix_1p"
+    out = tmp_path / "s2p"
+    res = cli("analyze", folder, "--fs", 10, "--out", out, "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    arrays, meta = read_bundle(out / "results.npz")
+    assert arrays["fov_labels"].max() == arrays["spikes"].shape[0] == 20  # iscell ROIs
+    assert any("ΔF/F computed" in n for n in meta["notes"])
+    assert (out / "figures" / "fov.png").is_file()
+
+
+def test_bad_analyze_input_gives_one_line_errors_and_no_output(cli, tmp_path, fast_config):
+    np.save(tmp_path / "one.npy", np.random.default_rng(0).random((1, 500)))
+    res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
+              "--spikes", "--config", fast_config)
+    assert res.exit_code == 2 and "at least 2" in res.output
+    assert not (tmp_path / "o" / "results.npz").exists()
+    res = cli("report", tmp_path / "nothing")
+    assert res.exit_code == 2 and "calscope analyze" in res.output
+    res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
+              "--method", "magic")
+    assert res.exit_code == 2 and "unknown method" in res.output
