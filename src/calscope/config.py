@@ -86,7 +86,8 @@ class PopulationSettings(_Stage):
     event_alpha: float = Field(0.01, gt=0, lt=1, description="synchrony-event threshold level")
     sort: Literal["rastermap", "pc1", "hierarchical"] = Field(
         "rastermap", description="neuron order for the figures")
-    n_shuffles: int = Field(20, ge=2, description="shuffles for significant PCA dimensions")
+    n_shuffles: int = Field(20, ge=2, description="circularly shifted copies for the nulls of "
+                            "significant PCA dimensions and of the assembly count")
     seed: int = 0
 
 

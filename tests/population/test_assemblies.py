@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
+from scipy.signal import lfilter
 
 from calscope.errors import InputError
 from calscope.io.traces import read_traces
-from calscope.population import dimensionality
+from calscope.population import spectrum
 from calscope.population.assemblies import (_otsu_threshold, assemblies, fast_ica,
                                             marchenko_pastur_bound)
 from calscope.simulate.population import population
@@ -34,7 +35,8 @@ def test_marchenko_pastur_bound_formula():
     assert marchenko_pastur_bound(300, 120) == pytest.approx((1 + np.sqrt(2.5)) ** 2)
     spikes = population(seed=0).spikes
     spikes[5] = np.nan  # unusable: N counts usable neurons only
-    assert assemblies(spikes).threshold == pytest.approx((1 + np.sqrt(99 / 9000)) ** 2)
+    assert assemblies(spikes, n_shuffles=0).threshold == pytest.approx((1 + np.sqrt(99 / 9000))
+                                                                      ** 2)
 
 
 def test_fast_ica_recovers_mixed_laplacian_sources():
@@ -125,7 +127,7 @@ def test_max_assemblies_keeps_the_first_and_says_so():
 def test_large_input_path_gives_the_same_assemblies(monkeypatch):
     sim = population(300, 6000, seed=6)
     exact = assemblies(sim.spikes, seed=0)
-    monkeypatch.setattr(dimensionality, "EXACT_LIMIT", 20)  # 300 neurons count as large
+    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 20)  # 300 neurons count as large
     randomized = assemblies(sim.spikes, seed=0)
     assert randomized.n_significant == exact.n_significant == 3
     assert randomized.eigenvalues.shape == (16,)
@@ -148,8 +150,9 @@ def test_bad_input_is_refused():
 def test_zebrafish_plane_threshold_counts_usable_neurons_and_frames(shared_data):
     x = read_traces(shared_data / "populations" / ZEBRAFISH_PLANE, fs=7.5).traces
     dead = np.isnan(x).all(axis=1)
+    assert assemblies(x, n_shuffles=0).threshold == pytest.approx((1 + np.sqrt(1003 / 260)) ** 2)
     res = assemblies(x)
-    assert res.threshold == pytest.approx((1 + np.sqrt(1003 / 260)) ** 2)
+    assert res.threshold >= (1 + np.sqrt(1003 / 260)) ** 2
     assert res.eigenvalues.shape == (259,)
     assert res.n_significant == int(np.sum(res.eigenvalues > res.threshold)) >= 1
     assert np.all(res.patterns[:, dead] == 0) and not res.member_mask[:, dead].any()
@@ -180,3 +183,13 @@ def test_otsu_threshold_maximises_the_between_class_variance():
     best = max(range(1, values.size), key=between)
     assert ordered[best - 1] < cut < ordered[best]
     assert np.sum(values > cut) == 12
+
+
+def test_autocorrelated_independent_neurons_give_no_assemblies():
+    # AR(1) neurons (g = 0.8) share nothing, but their correlation spectrum spreads far past
+    # the Marchenko–Pastur bound, which assumes independent frames; the shifted copies do not
+    rng = np.random.default_rng(8)
+    x = lfilter([1.0], [1.0, -0.8], rng.standard_normal((300, 2000)), axis=1)
+    assert assemblies(x, n_shuffles=0).n_significant > 10
+    res = assemblies(x, seed=1)
+    assert res.n_significant <= 1 and "shifted copies" in res.note

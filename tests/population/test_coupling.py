@@ -4,9 +4,11 @@ against scipy, a planted change of coupling, window handling and bad input."""
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.ndimage import uniform_filter1d
 
 from calscope.errors import InputError
 from calscope.population.coupling import coupling_over_time, population_coupling, window_frames
+from calscope.simulate.population import population
 
 
 def _usable(values):
@@ -145,3 +147,20 @@ def test_no_window_without_missing_frames():
     values[2, 2::6] = np.nan  # 5 frames left where all three are finite
     with pytest.raises(InputError, match="only 5 frames where every usable neuron is finite"):
         population_coupling(values)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulated_coupling_change_is_found_at_the_planted_times(seed):
+    # Cell 7 follows the population from 100 s to 200 s of a 300 s recording with assemblies.
+    sim = population(100, 9000, 30.0, n_assemblies=3, coupling_changes=((7, 100.0, 200.0),),
+                     seed=seed)
+    coupling = coupling_over_time(sim.spikes, window=300)  # 10 s
+    assert np.nanmean(coupling[7, 3150:5850]) > 0.3
+    assert abs(np.nanmean(np.r_[coupling[7, 150:2850], coupling[7, 6150:-150]])) < 0.05
+    # when: cell 7's coupling, averaged over 10 s, above the 99th percentile of that of the
+    # cells outside any assembly
+    members = np.concatenate(sim.members)
+    independent = np.setdiff1d(np.arange(100), np.r_[members, 7])
+    smooth = uniform_filter1d(np.nan_to_num(coupling), 300, axis=1)
+    found = np.flatnonzero(smooth[7] > np.quantile(smooth[independent], 0.99)) / 30.0
+    assert abs(found.min() - 100.0) < 10 and abs(found.max() - 200.0) < 10

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
+from scipy.signal import lfilter
 
 from calscope.errors import InputError
 from calscope.io.traces import read_traces
-from calscope.population import dimensionality
+from calscope.population import spectrum
 from calscope.population.dimensionality import (
     embedding,
     participation_ratio,
@@ -14,6 +15,7 @@ from calscope.population.dimensionality import (
     significant_dimensions,
     top_singular,
 )
+from calscope.simulate.population import population
 
 ZEBRAFISH_PLANE = "Multiplane-OGB1-zf-pDp-Rupprecht-7.5Hz__Calcium_traces_01.mat"
 
@@ -63,7 +65,7 @@ def test_more_neurons_than_frames_caps_components_and_says_so():
 def test_randomized_path_matches_exact_path(monkeypatch):
     x = _latent(n_cells=300, n_frames=500, n_latent=3, noise=0.5, seed=2)
     exact = pca(x, 5)
-    monkeypatch.setattr(dimensionality, "EXACT_LIMIT", 50)
+    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 50)
     for data in (x, x[:, :250]):  # Gram on the neuron side, then on the frame side
         randomized = pca(data, 5, seed=3)
         assert randomized.method == "randomized" and "randomized" in randomized.note
@@ -82,7 +84,7 @@ def test_randomized_singular_values_match_exact_on_a_flat_noise_spectrum(monkeyp
     x = np.random.default_rng(4).poisson(0.05, (600, 500)).astype(float)
     x -= x.mean(axis=1, keepdims=True)
     s_exact, u_exact = top_singular(x, 5)
-    monkeypatch.setattr(dimensionality, "EXACT_LIMIT", 50)
+    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 50)
     s_fast, u_fast = top_singular(x, 5, seed=1)
     np.testing.assert_allclose(s_fast**2, s_exact**2, rtol=1e-5)
     assert np.all(np.abs(np.sum(u_fast * u_exact, axis=0)) > 0.999)
@@ -118,12 +120,17 @@ def test_missing_values_are_filled_with_the_neuron_mean_and_unusable_rows_load_z
 
 
 def test_significant_dimensions_finds_planted_latents_and_none_in_noise():
-    planted = significant_dimensions(_latent(seed=7), n_shuffles=20, seed=0)
+    # 200 neurons: each latent's eigenvalue outgrows any single neuron's variance, which
+    # bounds the shuffles' top eigenvalue from below
+    x = _latent(n_cells=200, seed=7)
+    planted = significant_dimensions(x, n_shuffles=20, seed=0)
     assert planted.n == 3 and planted.note == ""
-    assert planted.eigenvalues.shape == planted.null_threshold.shape == (40,)
-    np.testing.assert_allclose(planted.eigenvalues, np.linalg.eigvalsh(
-        np.cov(_latent(seed=7)))[::-1], rtol=1e-8)
-    # independent neurons: rank 1 beats the largest of 20 shuffles with probability 1/21
+    assert planted.eigenvalues.shape == (200,) and np.ndim(planted.null_threshold) == 0
+    assert planted.eigenvalues[2] > planted.null_threshold > planted.eigenvalues[3]
+    np.testing.assert_allclose(planted.eigenvalues, np.linalg.eigvalsh(np.cov(x))[::-1],
+                               rtol=1e-8)
+    # independent neurons: the top eigenvalue beats the largest of 20 shuffles' top
+    # eigenvalues with probability 1/21
     found = [significant_dimensions(np.random.default_rng(seed).standard_normal((20, 300)),
                                     n_shuffles=20, seed=seed).n for seed in range(20)]
     assert max(found) <= 1 and sum(found) <= 3
@@ -131,8 +138,8 @@ def test_significant_dimensions_finds_planted_latents_and_none_in_noise():
 
 def test_significant_dimensions_large_path_tests_ranks_in_doubling_blocks(monkeypatch):
     # a shallow Krylov space so that 200 × 250 counts as large for 16 ranks
-    monkeypatch.setattr(dimensionality, "EXACT_LIMIT", 50)
-    monkeypatch.setattr(dimensionality, "KRYLOV_DEPTH", 3)
+    monkeypatch.setattr(spectrum, "EXACT_LIMIT", 50)
+    monkeypatch.setattr(spectrum, "KRYLOV_DEPTH", 3)
     x = _latent(n_cells=200, n_frames=250, seed=9)
     res = significant_dimensions(x, n_shuffles=3, seed=0)
     assert res.n == 3 and res.eigenvalues.shape == (16,)
@@ -183,3 +190,18 @@ def test_zebrafish_plane_with_more_neurons_than_frames(shared_data):
     dims = significant_dimensions(x, seed=0)
     assert dims.eigenvalues.shape == (259,) and 1 <= dims.n < 259
     assert embedding(x, 3).shape == (3, 260)
+
+
+def test_significant_dimensions_compare_with_the_null_edge_not_rank_by_rank():
+    # 3 planted assemblies in autocorrelated activity: rank by rank (Horn), the noise bulk,
+    # pushed down 3 ranks by the assemblies, stands above the shuffles' same ranks (5–6
+    # "dimensions" measured); against the shuffles' top eigenvalue it does not
+    x = lfilter([1.0], [1.0, -0.7], population(300, 6000, n_assemblies=3, assembly_size=20,
+                                               seed=0).spikes, axis=1)
+    rng = np.random.default_rng(0)
+    null = np.array([np.linalg.eigvalsh(np.cov(np.array([np.roll(row, rng.integers(6000))
+                                                         for row in x])))[::-1]
+                     for _ in range(20)])
+    data = np.linalg.eigvalsh(np.cov(x))[::-1]
+    assert np.argmin(data > np.quantile(null, 0.95, axis=0, method="higher")) > 3
+    assert significant_dimensions(x, seed=0).n == 3

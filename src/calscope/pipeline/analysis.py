@@ -74,12 +74,12 @@ def _dimensionality(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: i
 
 def _assemblies(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
                 ) -> dict[str, Any]:
-    res = assemblies(act, seed=seed)
+    res = assemblies(act, seed=seed, n_shuffles=cfg.n_shuffles)
     return {"assembly_patterns": np.asarray(res.patterns, dtype=np.float32),
             "assembly_members": np.asarray(res.member_mask, dtype=bool),
             "assembly_activation": np.asarray(res.activation, dtype=np.float32),
             "assembly_eigenvalues": np.asarray(res.eigenvalues, dtype=np.float32),
-            "mp_threshold": float(res.threshold)}
+            "mp_threshold": float(res.threshold), "_note": res.note}
 
 
 def _events(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:
@@ -167,8 +167,8 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
             "duration_s": act.n_frames / fs, "fs": fs, "version": calscope.__version__,
             "settings": cfg.model_dump(mode="json"), "correlation_test": test,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "step_seconds": {**(meta or {}).get("step_seconds", {}), **seconds},
-            **(meta or {}), "notes": [*(meta or {}).get("notes", []), *notes],
+            **(meta or {}), "step_seconds": {**(meta or {}).get("step_seconds", {}), **seconds},
+            "notes": [*(meta or {}).get("notes", []), *notes],
             "skipped": {**(meta or {}).get("skipped", {}), **skipped}}
     return AnalysisResult(
         fs=float(fs), spikes=np.asarray(spikes, dtype=np.float32),

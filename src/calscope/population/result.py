@@ -44,7 +44,8 @@ class AnalysisResult:
         assembly_members: (a, cells) bool, the members of each assembly.
         assembly_activation: (a, T) float32 activation strength over time.
         assembly_eigenvalues: (k,) float32 top eigenvalues of the correlation matrix.
-        mp_threshold: the Marchenko–Pastur bound those are compared with.
+        mp_threshold: the bound those are compared with (Marchenko–Pastur, or higher from
+            circularly shifted copies; see `population.assemblies`).
         population_rate: (T,) float32 summed activity of the usable neurons.
         events: (T,) bool, frames where it exceeds ``event_threshold`` (surrogate based).
         event_threshold: that threshold (same units as ``population_rate``).
