@@ -80,6 +80,10 @@ class PopulationSettings(_Stage):
                                      "correlation p-values; null: every admissible shift")
     max_pairs: int = Field(200_000, ge=1, description="pairs tested with surrogates (a random "
                            "subset beyond that)")
+    correlation_smooth_s: float | None = Field(
+        0.1, gt=0, description="Gaussian σ (s) applied before pairwise correlations: inferred "
+        "spikes land within ~1–2 frames of the truth, and per-frame correlations miss co-firing "
+        "off by one frame; null: none")
     max_correlation_cells: int = Field(2000, ge=2, description="cells in the stored correlation "
                                        "matrix (a random subset beyond that)")
     alpha: float = Field(0.05, gt=0, lt=1, description="FDR level for significant correlations")

@@ -54,11 +54,14 @@ def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
         cells = np.sort(rng.choice(len(cells), cfg.max_correlation_cells, replace=False))
         note = (f"; the matrix covers a random {len(cells)} of {act.shape[0]} neurons "
                 "(max_correlation_cells)")
-    res = correlations(act[cells], fs, n_surrogates=cfg.n_surrogates, max_pairs=cfg.max_pairs,
-                       alpha=cfg.alpha, seed=seed)
+    smoothing = (f"r of activity smoothed with a Gaussian of σ = {cfg.correlation_smooth_s:g} s; "
+                 if cfg.correlation_smooth_s else "")
+    res = correlations(act[cells], fs, smooth_s=cfg.correlation_smooth_s,
+                       n_surrogates=cfg.n_surrogates, max_pairs=cfg.max_pairs, alpha=cfg.alpha,
+                       seed=seed)
     return {"corr_cells": cells.astype(np.int64), "corr_r": res.r.astype(np.float32),
             "corr_p": res.p.astype(np.float32), "corr_significant": res.significant,
-            "_test": res.test + note}
+            "_test": smoothing + res.test + note}
 
 
 def _dimensionality(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int

@@ -30,7 +30,7 @@ from calscope.report.figures import (
 MAX_ASSEMBLIES_SHOWN = 6
 """Assemblies given a pattern panel; the rest are named in the title."""
 MAX_EIGENVALUES_SHOWN = 40
-"""Leading eigenvalues drawn against the Marchenko–Pastur bound."""
+"""Leading eigenvalues drawn against the null bound."""
 EMBEDDING_BIN_S = 0.25
 """The embedding trajectory is averaged in bins of this length (display only)."""
 MAX_EMBEDDING_POINTS = 4000
@@ -162,7 +162,7 @@ def embedding_figure(result: AnalysisResult) -> Figure:
 
 
 def assemblies_figure(result: AnalysisResult) -> Figure:
-    """Cell assemblies: the leading correlation eigenvalues against the Marchenko–Pastur bound,
+    """Cell assemblies: the leading correlation eigenvalues against the null bound,
     each assembly's activation strength over time, and its weights over the neurons (display
     order; members as coloured dots). At most 6 assemblies get a weights panel.
 
@@ -184,7 +184,7 @@ def assemblies_figure(result: AnalysisResult) -> Figure:
                      edgecolors="#777777")
     eigen_ax.scatter(rank[above], eigen[above], s=18, color=PALETTE[0])
     eigen_ax.axhline(result.mp_threshold, color=SPIKE_COLOUR, linestyle="--", linewidth=1.0,
-                     label="Marchenko–Pastur bound")
+                     label="null bound")
     eigen_ax.set_xlabel("rank", fontsize=9)
     eigen_ax.set_ylabel("eigenvalue", fontsize=9)
     eigen_ax.legend(fontsize=8, frameon=False)

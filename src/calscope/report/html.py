@@ -92,9 +92,11 @@ FIGURES = (
     ReportFigure("embedding", "Population state", "Activity projected on the first two "
                  "principal components, coloured from early (purple) to late (yellow); "
                  "recurring loops are recurring population patterns.", embedding_figure),
-    ReportFigure("assemblies", "Cell assemblies", "Eigenvalues above the dashed "
-                 "Marchenko–Pastur bound count the assemblies; activation over time (peaks: its "
-                 "members fire together) and weights over neurons (dots: members).",
+    ReportFigure("assemblies", "Cell assemblies", "Eigenvalues of the correlation matrix "
+                 "above the dashed null bound (the Marchenko–Pastur bound, or the top eigenvalue "
+                 "of circularly shifted copies when autocorrelation puts it higher) count the "
+                 "assemblies; activation over time (peaks: its members fire together) and "
+                 "weights over neurons (dots: members).",
                  assemblies_figure),
     ReportFigure("events", "Synchrony events", "Summed activity of all neurons; dots (and ticks "
                  "along the top) mark frames above the dashed surrogate threshold, i.e. more "
