@@ -91,7 +91,9 @@ def analyze_command(
         notes.append(f"field of view: {fov.kind}")
     meta = {"input": str(input), "method": "given (--spikes)" if spikes else method,
             "rows": data.rows.tolist(), "notes": notes, "step_seconds": seconds}
-    if fov is None:
+    if fov is not None:
+        meta["fov_kind"] = fov.kind
+    else:
         meta["skipped"] = {"field of view": "no footprints in the input (a Suite2p folder with "
                                             "stat.npy gives them)"}
     fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}

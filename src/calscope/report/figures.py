@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
 from matplotlib.image import AxesImage
+from matplotlib.ticker import MaxNLocator
 
 from calscope.population.result import AnalysisResult
 
@@ -191,7 +192,9 @@ def robust_max(values: np.ndarray, percentile: float = 99.0) -> float:
 
 def image_over_time(ax: Axes, image: np.ndarray, duration_s: float, n_rows: int,
                     cmap: str | Colormap, vmin: float, vmax: float) -> AxesImage:
-    """Show a (rows, time bins) image spanning 0 … ``duration_s`` seconds and ``n_rows`` rows."""
+    """Show a (rows, time bins) image spanning 0 … ``duration_s`` seconds and ``n_rows`` rows
+    (whole-numbered row ticks)."""
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return ax.imshow(image, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                      interpolation="nearest", extent=(0.0, duration_s, n_rows, 0.0))
 

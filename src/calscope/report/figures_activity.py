@@ -138,7 +138,8 @@ def _draw_fov(ax: Axes, result: AnalysisResult, cells: np.ndarray) -> None:
     if labels is not None:
         for cell in cells:
             _outline(ax, np.asarray(labels) == cell + 1, names[cell])
-    ax.set_title("field of view (mean image)" if labels is not None
+    kind = result.meta.get("fov_kind", "mean image")
+    ax.set_title(f"field of view ({kind})" if labels is not None
                  else "field of view (no ROI labels)", fontsize=10, loc="left")
     ax.set_axis_off()
     ax.set_anchor("N")
