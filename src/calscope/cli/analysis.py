@@ -128,5 +128,5 @@ def report_command(
     target = folder if out is None else out
     with err_console.status("drawing the report …"):
         written = write_report(result, target, formats=(format,))
-    err_console.print(written_line(written, target if out is None else target.parent),
+    err_console.print(written_line(written, folder if out is None else out.parent),
                       highlight=False)

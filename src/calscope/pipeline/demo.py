@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +120,4 @@ def run_demo(settings: Settings, out_dir: str | Path,
     with atomic_open(summary_path, text=True) as handle:
         json.dump({"settings": settings.model_dump(mode="json"), "scores": demo.summary()},
                   handle, indent=2)
-    report_files = write_analysis(analysis, out)
-    return DemoResult(sim, planted, result, analysis, spike_r, calcium_r,
-                      (*files, summary_path, *report_files))
+    return replace(demo, files=(*files, summary_path, *write_analysis(analysis, out)))

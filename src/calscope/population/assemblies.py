@@ -43,10 +43,9 @@ from scipy.stats import norm
 from calscope.errors import InputError
 from calscope.population.dimensionality import prepared_activity
 from calscope.population.spectrum import (
-    RANDOMIZED_RTOL,
     is_exact,
     rank_cap,
-    shifted_top_eigenvalues,
+    shifted_null_edge,
     top_singular,
 )
 
@@ -193,8 +192,7 @@ def assemblies(activity: np.ndarray, seed: int | np.random.Generator = 0, *,
     if not small:
         z = z.astype(np.float32)
     mp_bound = marchenko_pastur_bound(n, t)
-    null = shifted_top_eigenvalues(z, n_shuffles, rng).max(initial=0.0) / t
-    bound = max(mp_bound, null if small else null * (1 + RANDOMIZED_RTOL))
+    bound = max(mp_bound, shifted_null_edge(z, n_shuffles, rng) / t)
     limit = rank_cap(n, t)
     if not small and max_assemblies is not None:
         limit = min(limit, max_assemblies + 1)
@@ -254,7 +252,7 @@ def _members(weights: np.ndarray) -> np.ndarray:
     median = np.median(weights, axis=1, keepdims=True)
     spread = 1.4826 * np.median(np.abs(weights - median), axis=1, keepdims=True)
     bulk_cut = median + norm.isf(FALSE_MEMBERS / n) * spread
-    split = np.array([[_otsu_threshold(row)] for row in weights]).reshape(-1, 1)
+    split = np.array([_otsu_threshold(row) for row in weights])[:, None]
     return (weights > np.maximum(split, bulk_cut)) & (weights > 0)
 
 

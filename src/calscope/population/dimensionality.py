@@ -22,14 +22,13 @@ from calscope.errors import InputError
 from calscope.population import spectrum
 from calscope.population.activity import checked_activity
 from calscope.population.spectrum import (
-    RANDOMIZED_RTOL,
     gaussian_block,
     gram_matrix,
     is_exact,
     krylov_eigh,
     other_side,
     rank_cap,
-    shifted_top_eigenvalues,
+    shifted_null_edge,
     top_eigh,
     top_singular,
 )
@@ -197,7 +196,7 @@ def significant_dimensions(activity: np.ndarray, n_shuffles: int = 20, *, alpha:
     the edge of the spectrum independent neurons give — taken at the next order statistic up
     (with 20 shuffles and alpha 0.05, their maximum: independent neurons pass with probability
     1/21 ≤ alpha); n counts the data's eigenvalues above it. On the randomized path (large
-    inputs) the threshold is raised by ``RANDOMIZED_RTOL``, the method's accuracy, since both
+    inputs) the threshold is raised by ``spectrum.RANDOMIZED_RTOL``, the method's accuracy, since both
     sides carry its error. Large inputs test 16 ranks first and double while all pass.
 
     Comparing rank i of the data with rank i of the shuffles (Horn's parallel analysis) instead
@@ -230,10 +229,7 @@ def significant_dimensions(activity: np.ndarray, n_shuffles: int = 20, *, alpha:
     small = is_exact(x)
     if not small:
         x = x.astype(np.float32)
-    null = shifted_top_eigenvalues(x, n_shuffles, rng) / (t - 1)
-    threshold = float(np.quantile(null, 1 - alpha, method="higher"))
-    if not small:
-        threshold *= 1 + RANDOMIZED_RTOL
+    threshold = shifted_null_edge(x, n_shuffles, rng, level=1 - alpha) / (t - 1)
     data_seed = rng.integers(0, 2**32)
     k = k_max if small else min(_FIRST_RANKS, k_max)
     while True:

@@ -66,11 +66,13 @@ def top_singular(x: np.ndarray, k: int, seed: int | np.random.Generator = 0,
     return s, vectors.astype(np.float64) if n <= t else other_side(x, vectors, s)
 
 
-def shifted_top_eigenvalues(x: np.ndarray, n_shuffles: int, rng: np.random.Generator
-                            ) -> np.ndarray:
-    """(n_shuffles,) top eigenvalue of x xᵀ (not normalised: the squared top singular value)
-    for copies of (n, T) ``x`` with every row circularly shifted by its own uniform random lag.
-    The null edge of `significant_dimensions` and `population.assemblies`."""
+def shifted_null_edge(x: np.ndarray, n_shuffles: int, rng: np.random.Generator,
+                      level: float = 1.0) -> float:
+    """The null edge of the spectrum of (n, T) ``x``: the ``level`` quantile (next order
+    statistic up; 1.0: the largest) over ``n_shuffles`` copies, every row circularly shifted by
+    its own uniform random lag, of the top eigenvalue of x xᵀ (not normalised: the squared top
+    singular value). Raised by ``RANDOMIZED_RTOL`` when ``x`` takes the randomized path, since
+    the data's eigenvalues carry the same error. 0.0 when ``n_shuffles`` is 0."""
     n, t = x.shape
     shifts = circular_shifts(n, t, n_shuffles, rng, min_shift=0)
     seeds = rng.integers(0, 2**32, size=n_shuffles)
@@ -79,7 +81,10 @@ def shifted_top_eigenvalues(x: np.ndarray, n_shuffles: int, rng: np.random.Gener
     for i, (lags, seed) in enumerate(zip(shifts, seeds)):
         circularly_shifted(x, lags, out=shifted)
         top[i] = top_singular(shifted, 1, seed)[0][0] ** 2
-    return top
+    if not n_shuffles:
+        return 0.0
+    edge = float(np.quantile(top, level, method="higher"))
+    return edge if is_exact(x) else edge * (1 + RANDOMIZED_RTOL)
 
 
 def gram_matrix(x: np.ndarray) -> np.ndarray:
