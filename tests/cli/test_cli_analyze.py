@@ -78,3 +78,61 @@ def test_bad_analyze_input_gives_one_line_errors_and_no_output(cli, tmp_path, fa
     res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
               "--method", "magic")
     assert res.exit_code == 2 and "unknown method" in res.output
+
+
+def test_analyze_with_stimulus_labels_tests_noise_correlations(cli, tmp_path, fast_config):
+    # Two neurons share only their stimulus tuning: their signal correlation is large, their
+    # noise correlation (the contract of --stimulus) is near 0.
+    rng = np.random.default_rng(3)
+    stimulus = np.repeat(rng.integers(0, 4, size=90), 20)  # 90 trials of 20 frames
+    tuning = np.array([0.0, 2.0, 4.0, 1.0])
+    activity = np.vstack([tuning[stimulus] + rng.random((2, stimulus.size)),
+                          rng.random((2, stimulus.size))]).astype(np.float32)
+    np.save(tmp_path / "a.npy", activity)
+    (tmp_path / "stim.csv").write_text("label\n" + "\n".join(map(str, stimulus)) + "\n")
+    out = tmp_path / "noise"
+    res = cli("analyze", tmp_path / "a.npy", "--fs", 30, "--spikes", "--out", out,
+              "--stimulus", tmp_path / "stim.csv", "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    arrays, meta = read_bundle(out / "results.npz")
+    assert np.array_equal(arrays["stimulus"], stimulus)
+    assert abs(arrays["corr_r"][0, 1]) < 0.15
+    assert "noise correlations" in meta["correlation_test"]
+    assert "noise correlations" in (out / "report.html").read_text()
+    plain = tmp_path / "plain"
+    assert cli("analyze", tmp_path / "a.npy", "--fs", 30, "--spikes", "--out", plain,
+               "--config", fast_config).exit_code == 0
+    assert read_bundle(plain / "results.npz")[0]["corr_r"][0, 1] > 0.8
+
+
+def test_bad_stimulus_files_are_refused_before_anything_is_written(cli, tmp_path, fast_config):
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).random((3, 600)))
+    np.save(tmp_path / "short.npy", np.zeros(599, int))
+    (tmp_path / "half.txt").write_text(" ".join(["0.5"] * 600))
+    cases = [(tmp_path / "short.npy", "(600,) integer labels"),
+             (tmp_path / "half.txt", "not whole numbers"),
+             (tmp_path / "missing.csv", "no such stimulus file")]
+    for path, message in cases:
+        res = cli("analyze", tmp_path / "a.npy", "--fs", 30, "--spikes", "--out", tmp_path / "o",
+                  "--stimulus", path, "--config", fast_config)
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert str(path.name) in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_analyze_can_store_results_in_zarr_and_report_reads_them(cli, tmp_path, fast_config):
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "s.npy", rng.poisson(0.1, (6, 900)).astype(np.float32))
+    out = tmp_path / "an"
+    res = cli("analyze", tmp_path / "s.npy", "--fs", 30, "--spikes", "--out", out,
+              "--store", "zarr", "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    assert (out / "calscope.zarr" / "population").is_dir() and not (out / "results.npz").exists()
+    arrays, meta = read_bundle(out / "calscope.zarr")
+    np.testing.assert_array_equal(arrays["spikes"], np.load(tmp_path / "s.npy"))
+    assert meta["frames"] == 900
+    (out / "report.html").unlink()
+    assert cli("report", out).exit_code == 0 and (out / "report.html").is_file()
+    res = cli("analyze", tmp_path / "s.npy", "--fs", 30, "--spikes", "--out", out,
+              "--store", "hdf5")
+    assert res.exit_code == 2 and "--store" in res.output

@@ -52,3 +52,36 @@ def test_suite2p_field_of_view_labels_the_chosen_rois(shared_data):
 
 def test_no_stat_file_means_no_field_of_view(tmp_path):
     assert read_suite2p_fov(tmp_path, np.arange(3)) is None
+
+
+def test_a_zarr_store_round_trips_and_replaces_a_stage_whole(tmp_path):
+    import zarr
+
+    rng = np.random.default_rng(1)
+    spikes = rng.random((3, 5000), dtype=np.float32)
+    store = tmp_path / "calscope.zarr"
+    write_bundle(store, {"spikes": spikes, "members": np.zeros((0, 3), bool)},
+                 {"notes": ["a"], "ratio": float("nan")})
+    arrays, meta = read_bundle(store)
+    np.testing.assert_array_equal(arrays["spikes"], spikes)
+    assert arrays["members"].shape == (0, 3) and meta["notes"] == ["a"]
+    assert np.isnan(meta["ratio"])
+    lazy = zarr.open_group(str(store), mode="r")["population"]["spikes"]
+    assert lazy.chunks[-1] < spikes.shape[1]  # chunked in time: read a piece at a time
+    np.testing.assert_array_equal(lazy[1, 100:200], spikes[1, 100:200])
+    write_bundle(store, {"other": np.ones(2)}, {"notes": ["b"]})  # a rerun replaces the stage
+    arrays, meta = read_bundle(store)
+    assert set(arrays) == {"other"} and meta["notes"] == ["b"]
+    assert sorted(p.name for p in store.iterdir()) == ["population", "zarr.json"]
+
+
+def test_zarr_store_errors_are_clear(tmp_path):
+    with pytest.raises(InputError, match="run `calscope analyze`"):
+        read_bundle(tmp_path / "missing.zarr")
+    (tmp_path / "plain.zarr").mkdir()
+    (tmp_path / "plain.zarr" / "x.txt").write_text("x")
+    with pytest.raises(InputError, match="not a Zarr store"):
+        write_bundle(tmp_path / "plain.zarr", {"a": np.ones(2)}, {})
+    write_bundle(tmp_path / "s.zarr", {"a": np.ones(2)}, {}, group="other")
+    with pytest.raises(InputError, match="no complete 'population' stage"):
+        read_bundle(tmp_path / "s.zarr")

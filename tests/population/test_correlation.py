@@ -202,7 +202,7 @@ def test_binning_and_smoothing():
     (np.random.default_rng(0).random((3, 50)), {"bin_s": 1.0, "smooth_s": 1.0}, "not both"),
     (np.random.default_rng(0).random((3, 50)), {"bin_s": 1.0}, "bins"),
     (np.random.default_rng(0).random((3, 50)), {"stimulus": np.zeros(49, int)}, "stimulus"),
-    (np.random.default_rng(0).random((3, 50)), {"stimulus": np.zeros(50)}, "integer labels"),
+    (np.random.default_rng(0).random((3, 50)), {"stimulus": np.full(50, 0.5)}, "not whole numbers"),
     (np.random.default_rng(0).random((3, 50)), {"alpha": 0.0}, "alpha"),
     (np.random.default_rng(0).random((3, 50)), {"fs": -1.0}, "sampling rate"),
 ])

@@ -31,7 +31,7 @@ from calscope.report import (
 #: figure function → panels (axes, colorbars included) on the full fixture
 PANELS: dict[Callable[[AnalysisResult], Figure], int] = {
     fov_figure: 1, traces_figure: 1, raster_figure: 2, coupling_figure: 2, overview_figure: 6,
-    correlation_figure: 3, pca_figure: 1, embedding_figure: 2, assemblies_figure: 4,
+    correlation_figure: 3, pca_figure: 1, embedding_figure: 3, assemblies_figure: 4,
     events_figure: 1, quality_figure: 3,
 }
 
@@ -142,3 +142,11 @@ def test_pick_cells_takes_the_most_active_usable_cells_in_display_order(
     assert set(cells) == set(np.argsort(-np.nan_to_num(rate, nan=-1))[:5])
     position = np.argsort(result.order)
     assert np.all(np.diff(position[cells]) > 0)
+
+
+def test_embedding_is_drawn_in_3d_when_three_components_exist(result: AnalysisResult) -> None:
+    both = embedding_figure(result)
+    assert [ax.name for ax in both.axes[:2]] == ["rectilinear", "3d"]
+    assert both.axes[1].get_zlabel() == "PC 3"
+    flat = embedding_figure(result.replace(pca_scores=result.pca_scores[:2]))
+    assert len(_panels(flat)) == 2 and all(ax.name != "3d" for ax in flat.axes)

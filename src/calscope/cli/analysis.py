@@ -15,10 +15,10 @@ from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.extract import delta_f_over_f
-from calscope.io.bundle import read_bundle
+from calscope.io.stimulus import read_stimulus
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
-from calscope.pipeline.analysis import RESULTS_NAME, analyze, write_analysis
+from calscope.pipeline.analysis import RESULTS_NAMES, analyze, read_analysis, write_analysis
 from calscope.population.result import AnalysisResult
 
 REPORT_FORMATS = ("html", "png")
@@ -47,8 +47,9 @@ def _summary_line(result: AnalysisResult) -> str:
 def analyze_command(
     input: Annotated[Path, typer.Argument(help="Traces (any format `deconvolve` reads), or spike "
                                           "probabilities with --spikes.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.npz, report.html "
-                                      "and figures/.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results "
+                                      "(results.npz or calscope.zarr), report.html and "
+                                      "figures/.")],
     fs: Annotated[Optional[float], typer.Option(help="Frame rate (Hz); required unless the "
                                                 "format carries it.")] = None,
     method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)} (default: "
@@ -62,6 +63,11 @@ def analyze_command(
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv, population "
                                                    "sections).")] = None,
+    stimulus: Annotated[Optional[Path], typer.Option(help="Stimulus label per frame (.npy, "
+                                                     ".csv or .txt): correlations become noise "
+                                                     "correlations.")] = None,
+    store: Annotated[str, typer.Option(help="Results store: npz (results.npz) or zarr "
+                                       "(calscope.zarr, chunked, read lazily).")] = "npz",
 ) -> None:
     """Infer spikes, analyse the population (correlations, coupling over time, PCA, order,
     assemblies, synchrony events) and write results and an HTML report to OUT."""
@@ -69,10 +75,13 @@ def analyze_command(
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if spikes and model is not None:
         raise InputError("--model is for spike inference, which --spikes skips")
+    if store not in RESULTS_NAMES:
+        raise InputError(f"--store: {store!r}; use {' or '.join(RESULTS_NAMES)}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder; give a folder name")
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
+    labels = None if stimulus is None else read_stimulus(stimulus, data.traces.shape[1])
     notes: list[str] = []
     traces = None if spikes else data.traces
     if data.fmt == "suite2p" and not spikes:
@@ -89,6 +98,8 @@ def analyze_command(
     fov = read_suite2p_fov(input, data.rows) if data.fmt == "suite2p" else None
     if fov is not None and fov.kind != "mean image":
         notes.append(f"field of view: {fov.kind}")
+    if stimulus is not None:
+        notes.append(f"stimulus labels from {stimulus.name}")
     meta = {"input": str(input), "method": "given (--spikes)" if spikes else method,
             "rows": data.rows.tolist(), "notes": notes, "step_seconds": seconds}
     if fov is not None:
@@ -99,10 +110,10 @@ def analyze_command(
     fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}
     with step_progress("analysing") as progress:
         result = analyze(np.asarray(activity), data.fs, traces=traces,
-                         settings=settings.population, meta=meta, progress=progress,
-                         **fov_fields)
+                         settings=settings.population, stimulus=labels, meta=meta,
+                         progress=progress, **fov_fields)
     with err_console.status("drawing the report …"):
-        written = write_analysis(result, out)
+        written = write_analysis(result, out, store)
     err_console.print(f"{_summary_line(result)}\n{written_line(written, out)}", highlight=False)
 
 
@@ -116,13 +127,12 @@ def report_command(
     format: Annotated[str, typer.Option("--format", help="html (one self-contained page) or "
                                         "png (figures/*.png).")] = "html",
 ) -> None:
-    """Re-render the report from FOLDER/results.npz."""
+    """Re-render the report from the results in FOLDER (results.npz or calscope.zarr)."""
     if format not in REPORT_FORMATS:
         raise InputError(f"--format: {format!r}; use html or png")
     if out is not None and out.suffix.lower() != ".html":
         raise InputError(f"--out {out}: give the page's file name, ending in .html")
-    arrays, meta = read_bundle(folder / RESULTS_NAME)
-    result = AnalysisResult.from_arrays(arrays, meta)
+    result = read_analysis(folder)
     from calscope.report import write_report  # matplotlib: only when a report is drawn
 
     target = folder if out is None else out

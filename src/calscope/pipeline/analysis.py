@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,11 @@ import numpy as np
 import calscope
 from calscope.config import PopulationSettings
 from calscope.deconv.noise import noise_sigma
-from calscope.errors import CalscopeError
-from calscope.io.bundle import write_bundle
+from calscope.errors import CalscopeError, InputError
+from calscope.io.bundle import read_bundle, write_bundle
 from calscope.population.activity import checked_activity
 from calscope.population.assemblies import assemblies
-from calscope.population.correlation import correlations
+from calscope.population.correlation import checked_stimulus, correlations
 from calscope.population.coupling import (coupling_over_time, population_coupling,
                                           window_frames)
 from calscope.population.dimensionality import pca, significant_dimensions
@@ -31,8 +32,10 @@ from calscope.population.events import synchrony_events
 from calscope.population.result import AnalysisResult
 from calscope.population.sorting import sort_neurons
 
-#: The results file of an analysis folder (``calscope report`` reads it back).
-RESULTS_NAME = "results.npz"
+#: The results of an analysis folder (``calscope report`` reads them back), by store: one
+#: ``.npz`` file, or the design's Zarr results store (group ``population``).
+RESULTS_NAMES = {"npz": "results.npz", "zarr": "calscope.zarr"}
+RESULTS_NAME = RESULTS_NAMES["npz"]
 #: The analyses in the order they run (names used in ``meta["skipped"]`` and progress).
 STEPS = ("order", "coupling", "correlations", "dimensionality", "assemblies", "events")
 Progress = Callable[[str, int, int], None]
@@ -45,8 +48,8 @@ def _coupling(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) ->
             "population_coupling": population_coupling(act).astype(np.float32)}
 
 
-def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
-                  ) -> dict[str, Any]:
+def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int,
+                  stimulus: np.ndarray | None = None) -> dict[str, Any]:
     cells = np.arange(act.shape[0])
     note = ""
     if len(cells) > cfg.max_correlation_cells:
@@ -56,7 +59,10 @@ def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
                 "(max_correlation_cells)")
     smoothing = (f"r of activity smoothed with a Gaussian of σ = {cfg.correlation_smooth_s:g} s; "
                  if cfg.correlation_smooth_s else "")
-    res = correlations(act[cells], fs, smooth_s=cfg.correlation_smooth_s,
+    if stimulus is not None:
+        smoothing = (f"noise correlations (each neuron's mean response to each of the "
+                     f"{np.unique(stimulus).size} stimulus labels removed first); " + smoothing)
+    res = correlations(act[cells], fs, smooth_s=cfg.correlation_smooth_s, stimulus=stimulus,
                        n_surrogates=cfg.n_surrogates, max_pairs=cfg.max_pairs, alpha=cfg.alpha,
                        seed=seed)
     return {"corr_cells": cells.astype(np.int64), "corr_r": res.r.astype(np.float32),
@@ -117,7 +123,8 @@ def cell_quality(spikes: np.ndarray, fs: float, traces: np.ndarray | None) -> di
 
 def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
             settings: PopulationSettings | None = None, fov_image: np.ndarray | None = None,
-            fov_labels: np.ndarray | None = None, meta: dict[str, Any] | None = None,
+            fov_labels: np.ndarray | None = None, stimulus: np.ndarray | None = None,
+            meta: dict[str, Any] | None = None,
             progress: Progress | None = None) -> AnalysisResult:
     """Run every population analysis on (cells, T) spike probabilities.
 
@@ -127,6 +134,9 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
         traces: (cells, T) ΔF/F the spikes came from (shown in the report), if any.
         settings: analysis settings (defaults: `PopulationSettings()`).
         fov_image, fov_labels: (Y, X) mean image and ROI label image (0 = none, i + 1 = row i).
+        stimulus: (T,) integer stimulus label of each frame: pairwise correlations are then
+            noise correlations (each neuron's mean response per label removed first); the
+            other analyses use the activity as it is.
         meta: facts to carry into the report (input file, method, …). Its ``notes``,
             ``skipped`` and ``step_seconds`` are merged with the analyses' own; the result's
             ``meta["step_seconds"]`` holds the wall time of each step (s).
@@ -139,6 +149,8 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
     """
     cfg = settings or PopulationSettings()
     act = checked_activity(spikes, "spikes")
+    labels = None if stimulus is None else checked_stimulus(stimulus, act.n_frames)
+    runners = {**_RUNNERS, "correlations": partial(_correlations, stimulus=labels)}
     fields: dict[str, Any] = {}
     notes: list[str] = []
     skipped: dict[str, str] = {}
@@ -149,7 +161,7 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
             progress(step, i, len(STEPS))
         start = time.perf_counter()
         try:
-            out = _RUNNERS[step](act.values, fs, cfg, cfg.seed)
+            out = runners[step](act.values, fs, cfg, cfg.seed)
         except (CalscopeError, np.linalg.LinAlgError) as error:
             skipped[step] = str(error)
             continue
@@ -177,14 +189,37 @@ def analyze(spikes: np.ndarray, fs: float, *, traces: np.ndarray | None = None,
         fs=float(fs), spikes=np.asarray(spikes, dtype=np.float32),
         traces=None if traces is None else np.asarray(traces, dtype=np.float32),
         quality=cell_quality(act.values, fs, traces), fov_image=fov_image,
-        fov_labels=fov_labels, meta=info, **fields)
+        fov_labels=fov_labels, stimulus=labels, meta=info, **fields)
 
 
-def write_analysis(result: AnalysisResult, out: str | Path) -> list[Path]:
-    """Write ``out/results.npz`` (every field, read back by `calscope report`), then
-    ``out/report.html`` and ``out/figures/*.png``; returns the paths written, results first."""
+def write_analysis(result: AnalysisResult, out: str | Path, store: str = "npz") -> list[Path]:
+    """Write the results (every field, read back by `calscope report`), then
+    ``out/report.html`` and ``out/figures/*.png``; returns the paths written, results first.
+
+    Args:
+        store: "npz" (``out/results.npz``) or "zarr" (group ``population`` of
+            ``out/calscope.zarr``, chunked and compressed, readable lazily).
+    """
     from calscope.report import write_report  # matplotlib: only when a report is drawn
 
+    if store not in RESULTS_NAMES:
+        raise InputError(f"store={store!r}: use one of {', '.join(RESULTS_NAMES)}")
     out = Path(out)
     arrays, info = result.to_arrays()
-    return [write_bundle(out / RESULTS_NAME, arrays, info), *write_report(result, out)]
+    return [write_bundle(out / RESULTS_NAMES[store], arrays, info), *write_report(result, out)]
+
+
+def read_analysis(folder: str | Path) -> AnalysisResult:
+    """The `AnalysisResult` stored in an analysis folder (``results.npz`` or ``calscope.zarr``;
+    the newer when both are there).
+
+    Raises:
+        InputError: the folder holds no readable results.
+    """
+    folder = Path(folder)
+    found = [folder / name for name in RESULTS_NAMES.values() if (folder / name).exists()]
+    if not found:
+        raise InputError(f"{folder}: no results ({' or '.join(RESULTS_NAMES.values())}); run "
+                         "`calscope analyze` first")
+    newest = max(found, key=lambda path: path.stat().st_mtime)
+    return AnalysisResult.from_arrays(*read_bundle(newest))

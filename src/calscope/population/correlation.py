@@ -243,11 +243,25 @@ def _positive_seconds(value: float, name: str) -> float:
     return seconds
 
 
-def _subtract_stimulus_means(values: np.ndarray, stimulus: np.ndarray) -> None:
+def checked_stimulus(stimulus: np.ndarray, n_frames: int) -> np.ndarray:
+    """(T,) int64 stimulus labels, one per frame; whole-numbered floats are accepted.
+
+    Raises:
+        InputError: not ``n_frames`` labels, or labels that are not whole numbers.
+    """
     labels = np.asarray(stimulus)
-    if labels.shape != (values.shape[1],) or labels.dtype.kind not in "biu":
-        raise InputError(f"stimulus: expected ({values.shape[1]},) integer labels, one per "
-                         f"frame of activity, got shape {labels.shape} and dtype {labels.dtype}")
+    whole = labels.dtype.kind in "biu" or (
+        labels.dtype.kind == "f" and bool(np.all(np.isfinite(labels)))
+        and bool(np.all(labels == np.round(labels))))
+    if labels.shape != (n_frames,) or not whole:
+        raise InputError(f"stimulus: expected ({n_frames},) integer labels, one per frame of "
+                         f"activity, got shape {labels.shape} and dtype {labels.dtype}"
+                         + ("" if whole else " with values that are not whole numbers"))
+    return labels.astype(np.int64)
+
+
+def _subtract_stimulus_means(values: np.ndarray, stimulus: np.ndarray) -> None:
+    labels = checked_stimulus(stimulus, values.shape[1])
     _, index = np.unique(labels, return_inverse=True)
     for label in range(int(index.max()) + 1):
         frames = np.flatnonzero(index == label)

@@ -52,6 +52,7 @@ class AnalysisResult:
         quality: per-cell (cells,) float32 measures (e.g. "noise_sigma", "rate_hz"), by name.
         fov_image: (Y, X) float32 mean image of the field of view, when footprints exist.
         fov_labels: (Y, X) int32 ROI label image: 0 background, i + 1 for row i.
+        stimulus: (T,) int64 stimulus label per frame when correlations are noise correlations.
         meta: JSON-ready facts: "cells", "frames", "duration_s", "method", "settings",
             "version", "input", "notes" (list of str), "skipped" ({analysis: reason}),
             "correlation_test" (how p-values were obtained).
@@ -83,6 +84,7 @@ class AnalysisResult:
     quality: dict[str, np.ndarray] = field(default_factory=dict)
     fov_image: np.ndarray | None = None
     fov_labels: np.ndarray | None = None
+    stimulus: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

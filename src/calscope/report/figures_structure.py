@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from calscope.population.result import AnalysisResult
 from calscope.report.figures import (
@@ -125,8 +126,10 @@ def pca_figure(result: AnalysisResult) -> Figure:
 
 
 def embedding_figure(result: AnalysisResult) -> Figure:
-    """Population state on PC1 × PC2 over time: a line coloured by time (viridis), averaged in
-    0.25 s bins (longer beyond 4000 points) so the path stays readable.
+    """Population state over time on the first principal components: PC1 × PC2, and beside it
+    PC1 × PC2 × PC3 in 3-D when a third component exists. Lines are coloured by time
+    (viridis) and averaged in 0.25 s bins (longer beyond 4000 points) so the path stays
+    readable.
 
     Raises:
         FigureUnavailable: the dimensionality analysis did not run.
@@ -135,30 +138,56 @@ def embedding_figure(result: AnalysisResult) -> Figure:
     scores = np.asarray(result.pca_scores, dtype=np.float32)
     if scores.shape[0] < 2:
         raise ValueError(f"pca_scores: need ≥ 2 components for the embedding, got {scores.shape}")
+    n_dims = min(3, scores.shape[0])
     per_bin = max(1, round(EMBEDDING_BIN_S * result.fs))
-    binned = block_nanmean(scores[:2], max_cols=min(MAX_EMBEDDING_POINTS,
-                                                    -(-result.n_frames // per_bin)))
+    binned = block_nanmean(scores[:n_dims], max_cols=min(MAX_EMBEDDING_POINTS,
+                                                         -(-result.n_frames // per_bin)))
     keep = np.isfinite(binned).all(axis=0)
-    x, y = binned[0, keep], binned[1, keep]
+    points = binned[:, keep].T
     times = np.linspace(0.0, duration_s(result), binned.shape[1])[keep]
-    fig = Figure(figsize=(6.8, 5.6), layout="constrained")
-    ax = fig.add_subplot()
-    points = np.column_stack([x, y])
-    segments = np.stack([points[:-1], points[1:]], axis=1)
-    path = LineCollection(segments, cmap="viridis", linewidths=1.0)
-    path.set_array(times[:-1])
-    ax.add_collection(path)
-    ax.autoscale_view()
-    ax.plot(x[:1], y[:1], "o", color=TRACE_COLOUR, markersize=5, label="start")
-    bar = fig.colorbar(path, ax=ax, shrink=0.8)
+    fig = Figure(figsize=(6.8 if n_dims == 2 else 12.0, 5.6), layout="constrained")
+    flat = fig.add_subplot(1, n_dims - 1, 1)
+    path = _time_coloured_path(flat, points[:, :2], times)
+    flat.set_title("population state on the first two components", fontsize=10, loc="left")
+    if n_dims == 3:
+        solid = fig.add_subplot(1, 2, 2, projection="3d")
+        _time_coloured_path(solid, points, times)
+        solid.set_zlabel("PC 3", fontsize=9)
+        solid.set_title("… and on the first three", fontsize=10, loc="left")
+    bar = fig.colorbar(path, ax=fig.axes, shrink=0.8)
     bar.set_label("time (s)", fontsize=9)
     bar.ax.tick_params(labelsize=8)
+    return fig
+
+
+def _time_coloured_path(ax, points: np.ndarray, times: np.ndarray) -> LineCollection:
+    """Draw (n, 2) or (n, 3) ``points`` on ``ax`` as a line coloured by ``times`` (n,), with the
+    start marked; returns the line (for the colour bar)."""
+    segments = np.stack([points[:-1], points[1:]], axis=1)
+    if points.shape[1] == 3:
+        path = Line3DCollection(segments, cmap="viridis", linewidths=0.8)
+        ax.add_collection3d(path)
+        for axis, values in zip("xyz", points.T):
+            getattr(ax, f"set_{axis}lim")(*_padded_range(values))
+        ax.plot(*points[:1].T, "o", color=TRACE_COLOUR, markersize=5, label="start")
+    else:
+        path = LineCollection(segments, cmap="viridis", linewidths=1.0)
+        ax.add_collection(path)
+        ax.autoscale_view()
+        ax.plot(*points[:1].T, "o", color=TRACE_COLOUR, markersize=5, label="start")
+        ax.legend(loc="upper right", fontsize=8, frameon=False)
+    path.set_array(times[:-1])
     ax.set_xlabel("PC 1", fontsize=9)
     ax.set_ylabel("PC 2", fontsize=9)
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.tick_params(labelsize=8)
-    ax.set_title("population state on the first two components", fontsize=10, loc="left")
-    return fig
+    return path
+
+
+def _padded_range(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) of ``values`` widened by 5 % (1 on each side when they are constant)."""
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = 0.05 * (high - low) or 1.0
+    return low - pad, high + pad
 
 
 def assemblies_figure(result: AnalysisResult) -> Figure:

@@ -90,8 +90,9 @@ FIGURES = (
                  "filled points lie above the shuffled-data spectrum and count the significant "
                  "dimensions. A flat spectrum means high-dimensional activity.", pca_figure),
     ReportFigure("embedding", "Population state", "Activity projected on the first two "
-                 "principal components, coloured from early (purple) to late (yellow); "
-                 "recurring loops are recurring population patterns.", embedding_figure),
+                 "principal components (left) and, when there is a third, on the first three "
+                 "(right), coloured from early (purple) to late (yellow); recurring loops are "
+                 "recurring population patterns.", embedding_figure),
     ReportFigure("assemblies", "Cell assemblies", "Eigenvalues of the correlation matrix "
                  "above the dashed null bound (the Marchenko–Pastur bound, or the top eigenvalue "
                  "of circularly shifted copies when autocorrelation puts it higher) count the "
