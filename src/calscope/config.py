@@ -45,6 +45,10 @@ class AmortizedSettings(_Stage):
     patience: int = Field(15, ge=1, description="epochs without held-out improvement to stop")
     max_time_s: float = Field(150.0, gt=0, description="training time budget (s)")
     rate_hz: float = Field(1.0, gt=0, description="prior firing rate (spikes/s)")
+    noise_start: Literal["spectral", "residual"] = Field(
+        "spectral", description="starting noise σ of the likelihood: the spectral estimate, or "
+        "the robust SD of an OASIS fit's residual (for traces whose spectrum top is not white "
+        "noise, e.g. resampled up)")
     channels: int = Field(16, ge=2, description="recognition network width")
     temperature: float = Field(0.5, gt=0, description="relaxed estimator's temperature")
     seed: int = 0

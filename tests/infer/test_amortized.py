@@ -118,3 +118,17 @@ def test_bad_settings_are_input_errors(sim):
         amortized.fit(sim.fluorescence[:1, :300], FS, n_samples=1)
     with pytest.raises(InputError, match="unknown_knob"):
         amortized.fit(sim.fluorescence[:1, :300], FS, unknown_knob=3)
+
+
+def test_residual_noise_start_matches_traces_whose_spectrum_top_is_not_white(sim):
+    # Upsampling 30 → 120 Hz (linear) empties the top of the spectrum: the spectral σ reads
+    # far less than the noise an OASIS fit leaves, which noise_start="residual" starts from.
+    t = np.arange(sim.fluorescence.shape[1]) / FS
+    fine = np.arange(0, t[-1], 1 / 120.0)
+    up = np.stack([np.interp(fine, t, row) for row in sim.fluorescence[:2]])
+    start = {}
+    for how in ("spectral", "residual"):
+        m = amortized.fit(up, 120.0, noise_start=how, max_epochs=1, learning_rate=1e-6)
+        start[how] = m.generative.cell_parameters()["noise_sigma"]
+    np.testing.assert_allclose(start["spectral"], 1.0, atol=0.01)
+    assert np.all(start["residual"] > 2.0)

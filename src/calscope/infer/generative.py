@@ -16,9 +16,9 @@ with per-frame probability p0 = rate / fs. Three kernels / observation models (S
   f(c) = gain · c^n / (c^n + K^n) · (1 + K^n) (so f(1) = gain) and a slow linear drift per
   window, profiled out by least squares.
 
-Per-cell parameters (one row per training cell): log gain, bias, log noise σ (1 to start
-with: the spectral estimate), log τ_decay, log τ_rise (and,
-for mlphys, log K and log n shared by all cells). Shapes: spikes (K, B, T) — K samples of B
+Per-cell parameters (one row per training cell): log gain, bias, log noise σ (to start with,
+1 — the spectral estimate — or the level of an initial fit's residual), log τ_decay, log τ_rise
+(and, for mlphys, log K and log n shared by all cells). Shapes: spikes (K, B, T) — K samples of B
 windows; ``cells`` (B,) long indices of each window's cell.
 """
 
@@ -43,10 +43,12 @@ class CalciumModel(nn.Module):
         tau_decay_s, tau_rise_s: (cells,) starting time constants (s).
         gain: (cells,) starting single-spike amplitude in noise σ units.
         rate_hz: prior firing rate (spikes/s) giving p0 = rate / fs per frame.
+        noise: (cells,) starting observation noise σ in normalised units (default 1).
     """
 
     def __init__(self, kind: str, fs: float, tau_decay_s: np.ndarray, tau_rise_s: np.ndarray,
-                 gain: np.ndarray, rate_hz: float = 1.0) -> None:
+                 gain: np.ndarray, rate_hz: float = 1.0,
+                 noise: np.ndarray | None = None) -> None:
         super().__init__()
         if kind not in MODELS:
             raise ValueError(f"generative model must be one of {MODELS}, got {kind!r}")
@@ -60,7 +62,8 @@ class CalciumModel(nn.Module):
         self.log_tau_rise = param(np.log(np.maximum(tau_rise_s, _MIN_TAU_S)))
         self.log_gain = param(np.log(np.maximum(gain, 1e-3)))
         self.bias = param(np.zeros(len(gain)))
-        self.log_noise = param(np.zeros(len(gain)))
+        self.log_noise = param(np.log(np.ones(len(gain)) if noise is None
+                                      else np.maximum(noise, 1e-3)))
         self.log_hill_k = nn.Parameter(torch.tensor(math.log(2.0)))
         self.log_hill_n = nn.Parameter(torch.tensor(0.0))
         p0 = min(max(rate_hz / fs, 1e-5), 0.5)
