@@ -35,7 +35,6 @@ from calscope.population.sorting import sort_neurons
 #: The results of an analysis folder (``calscope report`` reads them back), by store: one
 #: ``.npz`` file, or the design's Zarr results store (group ``population``).
 RESULTS_NAMES = {"npz": "results.npz", "zarr": "calscope.zarr"}
-RESULTS_NAME = RESULTS_NAMES["npz"]
 #: The analyses in the order they run (names used in ``meta["skipped"]`` and progress).
 STEPS = ("order", "coupling", "correlations", "dimensionality", "assemblies", "events")
 Progress = Callable[[str, int, int], None]

@@ -164,17 +164,18 @@ def _time_coloured_path(ax, points: np.ndarray, times: np.ndarray) -> LineCollec
     """Draw (n, 2) or (n, 3) ``points`` on ``ax`` as a line coloured by ``times`` (n,), with the
     start marked; returns the line (for the colour bar)."""
     segments = np.stack([points[:-1], points[1:]], axis=1)
-    if points.shape[1] == 3:
+    solid = points.shape[1] == 3
+    if solid:
         path = Line3DCollection(segments, cmap="viridis", linewidths=0.8)
         ax.add_collection3d(path)
         for axis, values in zip("xyz", points.T):
             getattr(ax, f"set_{axis}lim")(*_padded_range(values))
-        ax.plot(*points[:1].T, "o", color=TRACE_COLOUR, markersize=5, label="start")
     else:
         path = LineCollection(segments, cmap="viridis", linewidths=1.0)
         ax.add_collection(path)
         ax.autoscale_view()
-        ax.plot(*points[:1].T, "o", color=TRACE_COLOUR, markersize=5, label="start")
+    ax.plot(*points[:1].T, "o", color=TRACE_COLOUR, markersize=5, label="start")
+    if not solid:  # one legend for the figure, on the flat panel
         ax.legend(loc="upper right", fontsize=8, frameon=False)
     path.set_array(times[:-1])
     ax.set_xlabel("PC 1", fontsize=9)
