@@ -80,8 +80,12 @@ class PopulationSettings(_Stage):
     coupling_window: int = Field(100, ge=3, description="coupling-over-time window (frames)")
     coupling_window_s: float | None = Field(None, gt=0, description="the window in seconds "
                                             "(overrides coupling_window)")
-    n_surrogates: int | None = Field(None, ge=10, description="circular-shift surrogates for "
-                                     "correlation p-values; null: every admissible shift")
+    surrogates: Literal["shift", "isi"] = Field(
+        "shift", description="null of the correlation test: circular shifts (keep each neuron's "
+        "autocorrelation) or ISI shuffles (keep its rate and inter-event intervals)")
+    n_surrogates: int | None = Field(None, ge=10, description="surrogates per pair for "
+                                     "correlation p-values; null: every admissible shift, or "
+                                     "1000 ISI shuffles")
     max_pairs: int = Field(200_000, ge=1, description="pairs tested with surrogates (a random "
                            "subset beyond that)")
     correlation_smooth_s: float | None = Field(

@@ -40,12 +40,15 @@ def test_analyze_infers_spikes_and_writes_results_report_and_figures(cli, tmp_pa
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
 
 
-def test_report_re_renders_from_the_results_alone(cli, tmp_path, fast_config):
+def test_report_re_renders_from_the_results_alone(cli, tmp_path):
     rng = np.random.default_rng(1)
     np.save(tmp_path / "s.npy", rng.poisson(0.1, (8, 900)).astype(np.float32))
     out = tmp_path / "an"
+    isi_config = tmp_path / "isi.yaml"
+    isi_config.write_text(FAST + "  surrogates: isi\n")
     assert cli("analyze", tmp_path / "s.npy", "--fs", 30, "--spikes", "--out", out,
-               "--config", fast_config).exit_code == 0
+               "--config", isi_config).exit_code == 0
+    assert "ISI-shuffle surrogates" in (out / "report.html").read_text()
     (out / "report.html").unlink()
     res = cli("report", out, "--out", tmp_path / "again.html")
     assert res.exit_code == 0, res.output

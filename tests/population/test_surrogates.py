@@ -5,17 +5,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from by_hand import pair_r
 from calscope.errors import InputError
 from calscope.population.surrogates import (ShiftedCorrelator, circular_shifts, fdr_bh,
                                             min_shift_frames, shift_rows, surrogate_p)
-
-
-def _pair_r(a, b):
-    """Pearson r over the frames where both are finite (the definition, by hand)."""
-    both = np.isfinite(a) & np.isfinite(b)
-    if both.sum() < 10 or np.ptp(a[both]) == 0 or np.ptp(b[both]) == 0:
-        return np.nan
-    return np.corrcoef(a[both], b[both])[0, 1]
 
 
 def _bh_reference(p, alpha):
@@ -104,7 +97,7 @@ def test_shifted_correlator_matches_rolling_the_rows(with_nan):
     pairs = np.array([[0, 1], [1, 2], [0, 3], [3, 4], [2, 4]])
     lags = circular_shifts(5, 240, 40, rng, min_shift=0).T  # 0 and 240: the pair unshifted
     got = ShiftedCorrelator(values)(pairs, lags)
-    expected = np.array([[_pair_r(values[a], np.roll(values[b], lag)) for lag in row]
+    expected = np.array([[pair_r(values[a], np.roll(values[b], lag)) for lag in row]
                          for (a, b), row in zip(pairs, lags)])
     assert got.shape == (5, 40)
     if with_nan:
@@ -119,4 +112,4 @@ def test_rolling_both_rows_is_rolling_one_by_the_difference():
     values = rng.standard_normal((2, 100))
     shifts = np.array([17, 62])
     both = shift_rows(values, shifts)
-    np.testing.assert_allclose(_pair_r(*both), _pair_r(values[0], np.roll(values[1], 45)))
+    np.testing.assert_allclose(pair_r(*both), pair_r(values[0], np.roll(values[1], 45)))

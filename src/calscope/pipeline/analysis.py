@@ -63,6 +63,7 @@ def _correlations(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
                      f"{np.unique(stimulus).size} stimulus labels removed first); " + smoothing)
     res = correlations(act[cells], fs, smooth_s=cfg.correlation_smooth_s, stimulus=stimulus,
                        n_surrogates=cfg.n_surrogates, max_pairs=cfg.max_pairs, alpha=cfg.alpha,
+                       surrogates=cfg.surrogates,
                        seed=seed)
     return {"corr_cells": cells.astype(np.int64), "corr_r": res.r.astype(np.float32),
             "corr_p": res.p.astype(np.float32), "corr_significant": res.significant,

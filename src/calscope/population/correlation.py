@@ -1,8 +1,10 @@
-"""Pairwise correlations between neurons, with circular-shift surrogate p-values and FDR control.
+"""Pairwise correlations between neurons, with surrogate p-values and FDR control.
 
 ``correlations`` gives the Pearson r of every pair of neurons (optionally after binning or
 smoothing, and after removing the stimulus-locked mean response: noise correlations), a
-surrogate p-value per tested pair and the pairs significant after Benjamini–Hochberg control.
+surrogate p-value per tested pair (circular shifts, or ISI shuffles:
+`calscope.population.isi_surrogates`) and the pairs significant after Benjamini–Hochberg
+control.
 
 Missing frames (NaN) are handled pairwise: a pair's r uses the frames where both neurons are
 finite. When every usable neuron misses the same frames (dropped frames) those frames are simply
@@ -13,14 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from calscope.errors import InputError
 from calscope.population.activity import checked_activity
+from calscope.population.isi_surrogates import EVENT_THRESHOLD_SDS, isi_null_exceedances
 from calscope.population.surrogates import (ShiftedCorrelator, circular_shifts, fdr_bh,
-                                            masked_pearson, min_shift_frames, surrogate_p)
+                                            masked_pearson, min_shift_frames, p_from_counts,
+                                            surrogate_p)
 from calscope.validation import MIN_SAMPLES, check_fs, unusable_rows
 
 #: Bytes of float64 work per block of rows of the correlation matrix.
@@ -29,6 +34,8 @@ _BLOCK_BYTES = 256 * 2**20
 _NULL_PER_CHUNK = 8_000_000
 #: A surrogate r within this of the observed r counts as a tie (float32 rounding).
 _TIE = 1e-5
+#: ISI-shuffle surrogates per pair when ``n_surrogates`` is None.
+ISI_SURROGATES = 1000
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,8 @@ class Correlations:
             rows and for pairs not tested.
         significant: (cells, cells) bool, significant after Benjamini–Hochberg FDR control over
             the tested pairs (symmetric; False on the diagonal and for untested pairs).
-        n_surrogates: circular-shift surrogates per tested pair (every admissible shift when
-            the test used them all).
+        n_surrogates: surrogates per tested pair (for circular shifts, every admissible shift
+            when the test used them all).
         test: how the p-values were obtained, in words (for the report).
         fs: frame rate (Hz) of the input activity.
     """
@@ -59,8 +66,8 @@ class Correlations:
 def correlations(activity: np.ndarray, fs: float, *, bin_s: float | None = None,
                  smooth_s: float | None = None, stimulus: np.ndarray | None = None,
                  n_surrogates: int | None = None, max_pairs: int = 200_000, alpha: float = 0.05,
-                 seed: int = 0) -> Correlations:
-    """Pearson correlations between all pairs of neurons, tested against circular shifts.
+                 surrogates: Literal["shift", "isi"] = "shift", seed: int = 0) -> Correlations:
+    """Pearson correlations between all pairs of neurons, tested against surrogates.
 
     Args:
         activity: (cells, T) spike probabilities, counts or ΔF/F per frame; NaN where missing.
@@ -72,13 +79,20 @@ def correlations(activity: np.ndarray, fs: float, *, bin_s: float | None = None,
         stimulus: (T,) integer label of the stimulus shown at each frame. Each neuron's mean
             response to each label is subtracted first, so r measures *noise* correlations
             (shared trial-to-trial variability), not shared stimulus tuning.
-        n_surrogates: None (default): every admissible circular shift is a surrogate, the
-            exact null over shifts (T − 2·min_shift + 1 per pair; see below); a number: that
-            many random shifts per pair; 0: r only, p all NaN.
+        n_surrogates: None (default): with circular shifts every admissible shift is a
+            surrogate, the exact null over shifts (T − 2·min_shift + 1 per pair; see below),
+            with ISI shuffles `ISI_SURROGATES`; a number: that many random surrogates per pair;
+            0: r only, p all NaN.
         max_pairs: at most this many pairs are tested; with more pairs than this, a random
             subset of them is tested and the others get p = NaN (see ``test``).
         alpha: false-discovery rate for ``significant``.
-        seed: seeds the shifts and the choice of tested pairs.
+        surrogates: "shift" (default): circular shifts, which keep each neuron's whole
+            autocorrelation; "isi": ISI shuffles (`calscope.population.isi_surrogates`), which
+            keep each neuron's rate, inter-event intervals and event shapes but not its slow
+            fluctuations. An ISI surrogate is prepared (stimulus means, bins, smoothing) as the
+            data were; it costs a pass over the tested pairs per surrogate, where all shifts
+            of a pair come from one FFT.
+        seed: seeds the surrogates and the choice of tested pairs.
 
     Each surrogate of a pair rolls the second neuron circularly against the first by a lag
     (min_shift = at least 1 s and 10 frames but at most T / 4, up to T − min_shift; every such
@@ -102,6 +116,14 @@ def correlations(activity: np.ndarray, fs: float, *, bin_s: float | None = None,
                          "n_surrogates >= 0 and max_pairs >= 1")
     if not 0.0 < alpha < 1.0:
         raise InputError(f"alpha={alpha}: the false-discovery rate must lie between 0 and 1")
+    if surrogates not in ("shift", "isi"):
+        raise InputError(f"surrogates={surrogates!r}: use 'shift' (circular shifts) or 'isi' "
+                         "(inter-event interval shuffles)")
+
+    def prepare(raw: np.ndarray) -> np.ndarray:
+        return prepared_activity(raw, rate, bin_s=bin_s, smooth_s=smooth_s, stimulus=stimulus)[0]
+
+    raw = checked.values.copy() if surrogates == "isi" else None
     values, used_rate = prepared_activity(checked.values, rate, bin_s=bin_s, smooth_s=smooth_s,
                                           stimulus=stimulus)
     usable = checked.usable & ~unusable_rows(values)
@@ -115,10 +137,37 @@ def correlations(activity: np.ndarray, fs: float, *, bin_s: float | None = None,
         return Correlations(r, p, significant, n_surrogates or 0, f"no surrogate test ({reason}): "
                             "p = NaN, nothing significant", rate)
     rng = np.random.default_rng(seed)
-    n_frames = values.shape[1]
-    min_shift = min_shift_frames(used_rate, n_frames)
     local, n_all = pairs_to_test(rows.size, max_pairs, rng)
     pairs = rows[local]
+    if surrogates == "isi":
+        n_null = n_surrogates or ISI_SURROGATES
+        observed = r[pairs[:, 0], pairs[:, 1]]
+        exceed, valid = isi_null_exceedances(raw, values, pairs, observed, n_null, rng, prepare,
+                                             _TIE)
+        p_tested = p_from_counts(exceed, valid, observed)
+        method = (f"ISI-shuffle surrogates (the second neuron's inter-event intervals in a "
+                  f"random order, events = rises above median + {EVENT_THRESHOLD_SDS:g} robust "
+                  f"SD: {n_null:,} per pair)")
+    else:
+        p_tested, n_null, method = _shift_p(values, r, pairs, n_surrogates, used_rate, rng)
+    significant_tested = fdr_bh(p_tested, alpha)
+    for first, second in ((0, 1), (1, 0)):
+        p[pairs[:, first], pairs[:, second]] = p_tested
+        significant[pairs[:, first], pairs[:, second]] = significant_tested
+    if len(pairs) == n_all:
+        scope = f"all {n_all:,} pairs"
+    else:
+        scope = f"a random {len(pairs):,} of {n_all:,} pairs; other pairs untested (p = NaN)"
+    test = (f"{method}, {scope}; Benjamini–Hochberg FDR at α = {alpha:g} over the "
+            f"{len(pairs):,} tested pairs")
+    return Correlations(r, p, significant, n_null, test, rate)
+
+
+def _shift_p(values: np.ndarray, r: np.ndarray, pairs: np.ndarray, n_surrogates: int | None,
+             rate: float, rng: np.random.Generator) -> tuple[np.ndarray, int, str]:
+    """Circular-shift p-values of ``pairs``: (P,) p, surrogates per pair, the test in words."""
+    n_frames = values.shape[1]
+    min_shift = min_shift_frames(rate, n_frames)
     correlator = ShiftedCorrelator(values)
     p_tested = np.empty(len(pairs))
     every_shift = n_surrogates is None
@@ -131,20 +180,10 @@ def correlations(activity: np.ndarray, fs: float, *, bin_s: float | None = None,
                 else circular_shifts(len(chunk), n_frames, n_null, rng, min_shift).T)
         p_tested[start:start + step] = surrogate_p(
             r[chunk[:, 0], chunk[:, 1]], correlator(chunk, lags).T, tolerance=_TIE)
-    significant_tested = fdr_bh(p_tested, alpha)
-    for first, second in ((0, 1), (1, 0)):
-        p[pairs[:, first], pairs[:, second]] = p_tested
-        significant[pairs[:, first], pairs[:, second]] = significant_tested
     which = "every shift" if every_shift else f"{n_null} random shifts"
     method = (f"circular-shift surrogates ({which} of the second neuron against the first by "
               f"{min_shift}–{n_frames - min_shift} frames: {n_null:,} per pair)")
-    if len(pairs) == n_all:
-        scope = f"all {n_all:,} pairs"
-    else:
-        scope = f"a random {len(pairs):,} of {n_all:,} pairs; other pairs untested (p = NaN)"
-    test = (f"{method}, {scope}; Benjamini–Hochberg FDR at α = {alpha:g} over the "
-            f"{len(pairs):,} tested pairs")
-    return Correlations(r, p, significant, n_null, test, rate)
+    return p_tested, n_null, method
 
 
 def prepared_activity(values: np.ndarray, fs: float, *, bin_s: float | None = None,
@@ -180,7 +219,9 @@ def prepared_activity(values: np.ndarray, fs: float, *, bin_s: float | None = No
         for start in range(0, len(values), block):
             rows = values[start:start + block]
             finite = np.isfinite(rows)
-            weight = gaussian_filter1d(finite.astype(np.float64), sigma, axis=1, mode="constant")
+            # the weight of the frames present; one row serves when none is missing
+            weight = gaussian_filter1d((finite if not finite.all() else finite[:1]).astype(
+                np.float64), sigma, axis=1, mode="constant")
             total = gaussian_filter1d(np.where(finite, rows, 0.0), sigma, axis=1, mode="constant")
             rows[...] = np.where(finite, total / np.where(finite, weight, 1.0), np.nan)
     return values, fs

@@ -95,7 +95,13 @@ def surrogate_p(observed: np.ndarray, null_samples: np.ndarray, *,
         raise InputError(f"surrogate_p: null_samples {null.shape} must be (n, *{observed.shape})")
     finite = np.isfinite(null)
     n_exceed = (finite & (null >= observed - tolerance)).sum(axis=0)
-    n_valid = finite.sum(axis=0)
+    return p_from_counts(n_exceed, finite.sum(axis=0), observed)
+
+
+def p_from_counts(n_exceed: np.ndarray, n_valid: np.ndarray,
+                  observed: np.ndarray) -> np.ndarray:
+    """``(1 + n_exceed) / (1 + n_valid)`` (see `surrogate_p`); NaN where ``observed`` is NaN or
+    no surrogate was valid. Arrays of one shape; float64 result."""
     with np.errstate(invalid="ignore"):
         p = (1.0 + n_exceed) / (1.0 + n_valid)
     return np.where(np.isfinite(observed) & (n_valid > 0), p, np.nan)
