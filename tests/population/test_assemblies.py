@@ -81,6 +81,27 @@ def test_planted_assemblies_are_recovered(seed):
         assert np.isin(strongest, planted).mean() >= 0.9  # activation peaks at the events
 
 
+def test_one_synchronous_frame_is_not_an_assembly():
+    # An artefact frame (a spike in 60 % of the neurons at once, as OASIS gives at a
+    # recording's last frame or a motion artefact anywhere) is a large eigenvalue carried by one
+    # frame: above the bound, not counted, said in the note; the planted three are still found.
+    sim = population(seed=4)
+    spikes = sim.spikes.astype(float)
+    rng = np.random.default_rng(0)
+    artefact = rng.random(100) < 0.6
+    spikes[artefact, 4500] += 1.0
+    res = assemblies(spikes, seed=0)
+    z = (spikes - spikes.mean(axis=1, keepdims=True)) / spikes.std(axis=1, keepdims=True)
+    values, vectors = np.linalg.eigh(z @ z.T / z.shape[1])
+    above = np.flatnonzero(values > res.threshold)
+    assert above.size == 4  # by the bound alone: the three assemblies and the artefact
+    share = (vectors[:, above].T @ z[:, 4500]) ** 2 / z.shape[1]
+    assert np.sum(values[above] - share <= res.threshold) == 1  # the artefact's, by hand
+    assert res.n_significant == 3 and "without its largest frame" in res.note
+    rows, cols, scores = _matched(res.members, sim.members)
+    assert scores.mean() >= MIN_MEMBER_JACCARD
+
+
 def test_activation_is_the_quadratic_form_without_its_diagonal():
     sim = population(seed=3)
     res = assemblies(sim.spikes)
