@@ -75,6 +75,7 @@ def main() -> None:
             ["  reading, writing, report (s)", wall - sum(steps.values())],
             ["assemblies planted / found", f"{len(planted)} / {len(found)}"],
             ["assembly membership match", match],
+            ["significant PCA dimensions", int(arrays.get("n_significant_dims", -1))],
             ["results.npz (GB)", sizes.get("results.npz", 0) / 1e9],
             ["report.html (MB)", sizes.get("report.html", 0) / 1e6],
             ["simulating the input (s, not counted)", make_s]]
@@ -84,6 +85,7 @@ def main() -> None:
                {"cells": args.cells, "frames": args.frames, "fs": args.fs, "wall_s": wall,
                 "peak_rss_gb": peak_gb, "step_seconds": steps, "assemblies_planted":
                 len(planted), "assemblies_found": len(found), "assembly_match": match,
+                "significant_dimensions": int(arrays.get("n_significant_dims", -1)),
                 "file_bytes": sizes, "correlation_test": meta.get("correlation_test"),
                 "notes": meta.get("notes"), "skipped": meta.get("skipped"),
                 "stderr_tail": run.stderr[-2000:]})
