@@ -98,6 +98,8 @@ def test_one_synchronous_frame_is_not_an_assembly():
     share = (vectors[:, above].T @ z[:, 4500]) ** 2 / z.shape[1]
     assert np.sum(values[above] - share <= res.threshold) == 1  # the artefact's, by hand
     assert res.n_significant == 3 and "without its largest frame" in res.note
+    assert res.one_frame.sum() == 1 and res.one_frame.shape == res.eigenvalues.shape
+    assert res.eigenvalues[res.one_frame][0] > res.threshold
     rows, cols, scores = _matched(res.members, sim.members)
     assert scores.mean() >= MIN_MEMBER_JACCARD
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -150,3 +151,16 @@ def test_embedding_is_drawn_in_3d_when_three_components_exist(result: AnalysisRe
     assert both.axes[1].get_zlabel() == "PC 3"
     flat = embedding_figure(result.replace(pca_scores=result.pca_scores[:2]))
     assert len(_panels(flat)) == 2 and all(ax.name != "3d" for ax in flat.axes)
+
+
+def test_assemblies_figure_marks_one_frame_components(result: AnalysisResult) -> None:
+    eigen = np.asarray(result.assembly_eigenvalues)
+    flags = np.zeros(eigen.size, dtype=bool)
+    flags[len(result.assembly_patterns)] = True  # the next eigenvalue, set aside
+    bumped = eigen.copy()
+    bumped[flags] = result.mp_threshold + 0.5
+    marked = dataclasses.replace(result, assembly_one_frame=flags, assembly_eigenvalues=bumped)
+    labels = assemblies_figure(marked).axes[0].get_legend_handles_labels()[1]
+    assert "one frame: not counted" in labels and "assembly" in labels
+    plain = assemblies_figure(result).axes[0].get_legend_handles_labels()[1]
+    assert "one frame: not counted" not in plain

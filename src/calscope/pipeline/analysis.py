@@ -88,7 +88,8 @@ def _assemblies(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int
             "assembly_members": np.asarray(res.member_mask, dtype=bool),
             "assembly_activation": np.asarray(res.activation, dtype=np.float32),
             "assembly_eigenvalues": np.asarray(res.eigenvalues, dtype=np.float32),
-            "mp_threshold": float(res.threshold), "_note": res.note}
+            "mp_threshold": float(res.threshold),
+            "assembly_one_frame": np.asarray(res.one_frame, dtype=bool), "_note": res.note}
 
 
 def _events(act: np.ndarray, fs: float, cfg: PopulationSettings, seed: int) -> dict[str, Any]:

@@ -39,7 +39,7 @@ until the smallest found is below λ_max).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import norm
@@ -80,7 +80,10 @@ class Assemblies:
             (1 + sqrt(N / T))² (N usable neurons, T frames) and the shifted copies' top
             eigenvalue; ``note`` says when the shifts set it.
         member_mask: (a, cells) bool, True for the members of each assembly.
-        note: capping by ``max_assemblies`` or an ICA that did not converge; "" otherwise.
+        note: capping by ``max_assemblies``, components set aside as one-frame events or an
+            ICA that did not converge; "" otherwise.
+        one_frame: (k,) bool, per eigenvalue: above the bound but set aside, because it falls
+            to the bound without its largest frame (rule 2 of the module docstring).
     """
 
     n_significant: int
@@ -91,6 +94,7 @@ class Assemblies:
     threshold: float
     member_mask: np.ndarray
     note: str = ""
+    one_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ def assemblies(activity: np.ndarray, seed: int | np.random.Generator = 0, *,
     return Assemblies(n_significant=n_significant, patterns=patterns,
                       members=tuple(np.flatnonzero(row).astype(np.int64) for row in member_mask),
                       activation=activation, eigenvalues=eigenvalues, threshold=bound,
-                      member_mask=member_mask, note="; ".join(notes))
+                      member_mask=member_mask, note="; ".join(notes), one_frame=one_frame)
 
 
 def _carried_by_one_frame(z: np.ndarray, vectors: np.ndarray, eigenvalues: np.ndarray,

@@ -46,6 +46,8 @@ class AnalysisResult:
         assembly_eigenvalues: (k,) float32 top eigenvalues of the correlation matrix.
         mp_threshold: the bound those are compared with (Marchenko–Pastur, or higher from
             circularly shifted copies; see `population.assemblies`).
+        assembly_one_frame: (k,) bool, eigenvalues above the bound set aside as one-frame
+            events (not assemblies).
         population_rate: (T,) float32 summed activity of the usable neurons.
         events: (T,) bool, frames where it exceeds ``event_threshold`` (surrogate based).
         event_threshold: that threshold (same units as ``population_rate``).
@@ -78,6 +80,7 @@ class AnalysisResult:
     assembly_activation: np.ndarray | None = None
     assembly_eigenvalues: np.ndarray | None = None
     mp_threshold: float | None = None
+    assembly_one_frame: np.ndarray | None = None
     population_rate: np.ndarray | None = None
     events: np.ndarray | None = None
     event_threshold: float | None = None

@@ -208,11 +208,18 @@ def assemblies_figure(result: AnalysisResult) -> Figure:
                             height_ratios=[2.2] + [1.0] * n_shown)
     eigen_ax = fig.add_subplot(grid[0, 0])
     eigen = np.asarray(result.assembly_eigenvalues, dtype=np.float64)[:MAX_EIGENVALUES_SHOWN]
-    above = eigen > result.mp_threshold
+    one_frame = np.zeros(len(eigen), dtype=bool)
+    if result.assembly_one_frame is not None:  # results written before the rule lack it
+        flags = np.asarray(result.assembly_one_frame, dtype=bool)[:len(eigen)]
+        one_frame[:len(flags)] = flags
+    above = (eigen > result.mp_threshold) & ~one_frame
     rank = np.arange(1, len(eigen) + 1)
-    eigen_ax.scatter(rank[~above], eigen[~above], s=12, facecolors="white",
-                     edgecolors="#777777")
-    eigen_ax.scatter(rank[above], eigen[above], s=18, color=PALETTE[0])
+    below = ~above & ~one_frame
+    eigen_ax.scatter(rank[below], eigen[below], s=12, facecolors="white", edgecolors="#777777")
+    eigen_ax.scatter(rank[above], eigen[above], s=18, color=PALETTE[0], label="assembly")
+    if one_frame.any():
+        eigen_ax.scatter(rank[one_frame], eigen[one_frame], s=18, marker="x",
+                         color=PALETTE[0], label="one frame: not counted")
     eigen_ax.axhline(result.mp_threshold, color=SPIKE_COLOUR, linestyle="--", linewidth=1.0,
                      label="null bound")
     eigen_ax.set_xlabel("rank", fontsize=9)
