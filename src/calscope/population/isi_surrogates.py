@@ -21,6 +21,7 @@ or smoothing) and recomputes r against the first, counting how often |r| reaches
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 
@@ -123,11 +124,17 @@ class PairCorrelator:
 
     def __init__(self, x: np.ndarray) -> None:
         """``x``: (cells, T) activity, NaN where missing."""
-        finite = np.isfinite(x)
-        self.unit = _unit_rows(x) if finite.all() else None
+        self.x = x
+        self.unit = _unit_rows(x) if np.isfinite(x).all() else None
+
+    @cached_property
+    def masked(self) -> list[np.ndarray]:
+        """The x-side factors of the six masked sums (made on first use: six (cells, T)
+        float32 arrays, needed only when a row misses frames)."""
+        finite = np.isfinite(self.x)
         mask = finite.astype(np.float32)
-        x0 = np.where(finite, _centred(x), 0.0).astype(np.float32)
-        self.masked = [mask, x0, mask, x0 * x0, mask, x0]
+        x0 = np.where(finite, _centred(self.x), 0.0).astype(np.float32)
+        return [mask, x0, mask, x0 * x0, mask, x0]
 
     def __call__(self, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(P,) r of ``x[a]`` with ``y[b]``; ``y`` is (rows, T) with the same T."""
