@@ -68,6 +68,7 @@ def main() -> None:
     found = [np.flatnonzero(row) for row in arrays.get("assembly_members", np.zeros((0, 0)))]
     match = assembly_match(found, list(planted))
     steps = meta.get("step_seconds", {})
+    dims = meta.get("scalars", {}).get("n_significant_dims")  # scalars live in the meta
     rows = [["cells × frames", f"{args.cells} × {args.frames}"],
             ["calscope analyze wall time (s)", wall],
             ["peak RSS of the analyze process (GB)", peak_gb],
@@ -75,7 +76,7 @@ def main() -> None:
             ["  reading, writing, report (s)", wall - sum(steps.values())],
             ["assemblies planted / found", f"{len(planted)} / {len(found)}"],
             ["assembly membership match", match],
-            ["significant PCA dimensions", int(arrays.get("n_significant_dims", -1))],
+            ["significant PCA dimensions", dims],
             ["results.npz (GB)", sizes.get("results.npz", 0) / 1e9],
             ["report.html (MB)", sizes.get("report.html", 0) / 1e6],
             ["simulating the input (s, not counted)", make_s]]
@@ -85,7 +86,7 @@ def main() -> None:
                {"cells": args.cells, "frames": args.frames, "fs": args.fs, "wall_s": wall,
                 "peak_rss_gb": peak_gb, "step_seconds": steps, "assemblies_planted":
                 len(planted), "assemblies_found": len(found), "assembly_match": match,
-                "significant_dimensions": int(arrays.get("n_significant_dims", -1)),
+                "significant_dimensions": dims,
                 "file_bytes": sizes, "correlation_test": meta.get("correlation_test"),
                 "notes": meta.get("notes"), "skipped": meta.get("skipped"),
                 "stderr_tail": run.stderr[-2000:]})
