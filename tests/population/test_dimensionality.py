@@ -136,22 +136,6 @@ def test_significant_dimensions_finds_planted_latents_and_none_in_noise():
     assert max(found) <= 1 and sum(found) <= 3
 
 
-def test_significant_dimensions_set_aside_one_synchronous_frame():
-    # the planted latents plus one artefact frame shared by every neuron: its eigenvalue is
-    # above the null, but without that frame it falls below, so it is not counted
-    x = _latent(n_cells=200, seed=7)
-    x[:, 300] += 30.0 * np.random.default_rng(1).choice([-1.0, 1.0], size=200)
-    res = significant_dimensions(x, n_shuffles=20, seed=0)
-    values, vectors = np.linalg.eigh(np.cov(x))
-    values, vectors = values[::-1], vectors[:, ::-1]
-    above = np.flatnonzero(values > res.null_threshold)
-    centred = x - x.mean(axis=1, keepdims=True)
-    scores = vectors[:, above].T @ centred
-    without = values[above] - (scores ** 2).max(axis=1) / 599
-    assert above.size == 4 and np.sum(without <= res.null_threshold) == 1  # by hand
-    assert res.n == 3 and "without its largest frame" in res.note
-
-
 def test_significant_dimensions_large_path_tests_ranks_in_doubling_blocks(monkeypatch):
     # a shallow Krylov space so that 200 × 250 counts as large for 16 ranks
     monkeypatch.setattr(spectrum, "EXACT_LIMIT", 50)

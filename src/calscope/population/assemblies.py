@@ -47,7 +47,6 @@ from scipy.stats import norm
 from calscope.errors import InputError
 from calscope.population.dimensionality import prepared_activity
 from calscope.population.spectrum import (
-    carried_by_one_frame,
     is_exact,
     rank_cap,
     shifted_null_edge,
@@ -214,7 +213,7 @@ def assemblies(activity: np.ndarray, seed: int | np.random.Generator = 0, *,
             break
         k = min(2 * k, limit)
     above = eigenvalues > bound
-    one_frame = above & carried_by_one_frame(z, vectors, eigenvalues, bound, t)
+    one_frame = above & _carried_by_one_frame(z, vectors, eigenvalues, bound)
     counted = np.flatnonzero(above & ~one_frame)
     n_significant = int(counted.size)
     n_kept = n_significant if max_assemblies is None else min(n_significant, max_assemblies)
@@ -248,6 +247,21 @@ def assemblies(activity: np.ndarray, seed: int | np.random.Generator = 0, *,
                       members=tuple(np.flatnonzero(row).astype(np.int64) for row in member_mask),
                       activation=activation, eigenvalues=eigenvalues, threshold=bound,
                       member_mask=member_mask, note="; ".join(notes), one_frame=one_frame)
+
+
+def _carried_by_one_frame(z: np.ndarray, vectors: np.ndarray, eigenvalues: np.ndarray,
+                          bound: float) -> np.ndarray:
+    """(k,) bool: components whose eigenvalue, less the share of their largest frame,
+    score_t² / T (score = vᵀ z_t), is at or below ``bound``; False where already below it.
+
+    ``z``: (n, T) z-scored activity; ``vectors``: (n, k) unit eigenvectors of z zᵀ / T."""
+    above = np.flatnonzero(eigenvalues > bound)
+    out = np.zeros(eigenvalues.size, dtype=bool)
+    if above.size:
+        scores = vectors[:, above].T.astype(z.dtype) @ z
+        largest = (scores.astype(np.float64) ** 2).max(axis=1) / z.shape[1]
+        out[above] = eigenvalues[above] - largest <= bound
+    return out
 
 
 def _orthonormalised(w: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ from calscope.errors import InputError
 from calscope.population import spectrum
 from calscope.population.activity import checked_activity
 from calscope.population.spectrum import (
-    carried_by_one_frame,
     gaussian_block,
     gram_matrix,
     is_exact,
@@ -74,8 +73,7 @@ class SignificantDimensions:
     """Leading covariance dimensions above a circular-shift null.
 
     Attributes:
-        n: number of eigenvalues above the null threshold, less those that fall below it
-            without their largest frame (one synchronous frame; ``note`` says how many).
+        n: number of eigenvalues above the null threshold.
         eigenvalues: (k,) float64 top covariance eigenvalues of the data (activity units²).
         null_threshold: the (1 − alpha) quantile, over shuffles, of the top eigenvalue of data
             whose neurons were circularly shifted independently (activity units²).
@@ -235,21 +233,14 @@ def significant_dimensions(activity: np.ndarray, n_shuffles: int = 20, *, alpha:
     data_seed = rng.integers(0, 2**32)
     k = k_max if small else min(_FIRST_RANKS, k_max)
     while True:
-        values, vectors = top_singular(x, k, data_seed)
-        data = values ** 2 / (t - 1)
-        n_above = int(np.sum(data > threshold))
-        if n_above < k or k == k_max:
+        data = top_singular(x, k, data_seed)[0] ** 2 / (t - 1)
+        n_dims = int(np.sum(data > threshold))
+        if n_dims < k or k == k_max:
             break
         k = min(2 * k, k_max)
-    one_frame = carried_by_one_frame(x, vectors, data, threshold, t - 1)
-    n_dims = n_above - int(one_frame.sum())
-    notes = [f"all {k} tested ranks are above the null: at least {k} dimensions (raise "
-             "max_dimensions to test more)" if n_above == k else "",
-             f"{int(one_frame.sum())} dimension(s) above the null not counted: each falls "
-             "below it without its largest frame (one synchronous frame)" if one_frame.any()
-             else ""]
-    return SignificantDimensions(n=n_dims, eigenvalues=data, null_threshold=threshold,
-                                 note="; ".join(filter(None, notes)))
+    note = (f"all {k} tested ranks are above the null: at least {k} dimensions (raise "
+            "max_dimensions to test more)" if n_dims == k else "")
+    return SignificantDimensions(n=n_dims, eigenvalues=data, null_threshold=threshold, note=note)
 
 
 def embedding(activity: np.ndarray, n_dims: int = 2, *,

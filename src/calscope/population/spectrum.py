@@ -161,24 +161,3 @@ def circularly_shifted(x: np.ndarray, shifts: np.ndarray, out: np.ndarray) -> No
     for row, lag in enumerate(shifts % t):
         out[row, lag:] = x[row, :t - lag]
         out[row, :lag] = x[row, t - lag:]
-
-
-def carried_by_one_frame(x: np.ndarray, vectors: np.ndarray, eigenvalues: np.ndarray,
-                         bound: float, scale: float) -> np.ndarray:
-    """(k,) bool: components above ``bound`` whose eigenvalue, less the share of their largest
-    frame (score_t² / ``scale``, score = vᵀ x_t), is at or below it: one synchronous frame
-    (an artefact, an event that does not recur) rather than structure. False where the
-    eigenvalue is already at or below ``bound``.
-
-    Args:
-        x: (n, T) centred (or z-scored) activity.
-        vectors: (n, k) unit eigenvectors of x xᵀ / ``scale``; ``eigenvalues``: (k,) theirs.
-        scale: the normalisation of the eigenvalues (T, or T − 1 for a covariance).
-    """
-    above = np.flatnonzero(eigenvalues > bound)
-    out = np.zeros(eigenvalues.size, dtype=bool)
-    if above.size:
-        scores = vectors[:, above].T.astype(x.dtype) @ x
-        largest = (scores.astype(np.float64) ** 2).max(axis=1) / scale
-        out[above] = eigenvalues[above] - largest <= bound
-    return out
