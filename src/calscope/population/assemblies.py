@@ -213,7 +213,7 @@ def assemblies(activity: np.ndarray, seed: int | np.random.Generator = 0, *,
             break
         k = min(2 * k, limit)
     above = eigenvalues > bound
-    one_frame = above & _carried_by_one_frame(z, vectors, eigenvalues, bound)
+    one_frame = _carried_by_one_frame(z, vectors, eigenvalues, bound)
     counted = np.flatnonzero(above & ~one_frame)
     n_significant = int(counted.size)
     n_kept = n_significant if max_assemblies is None else min(n_significant, max_assemblies)

@@ -25,7 +25,7 @@ from calscope.population.activity import checked_activity
 from calscope.population.isi_surrogates import EVENT_THRESHOLD_SDS, isi_null_exceedances
 from calscope.population.surrogates import (ShiftedCorrelator, circular_shifts, fdr_bh,
                                             masked_pearson, min_shift_frames, p_from_counts,
-                                            surrogate_p)
+                                            standardized_rows, surrogate_p)
 from calscope.validation import MIN_SAMPLES, check_fs, unusable_rows
 
 #: Bytes of float64 work per block of rows of the correlation matrix.
@@ -244,7 +244,7 @@ def correlation_matrix(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
     if finite[np.ix_(usable, ~complete)].any():
         r = _pairwise_r(values, finite & usable[:, None])
     else:  # every usable row misses the same frames: drop them
-        r = _gram(_standardized(values[:, complete], usable))
+        r = _gram(standardized_rows(values[:, complete], usable))
     r[~usable] = np.nan
     r[:, ~usable] = np.nan
     rows = np.flatnonzero(usable)
@@ -310,19 +310,6 @@ def _subtract_stimulus_means(values: np.ndarray, stimulus: np.ndarray) -> None:
         finite = np.isfinite(response)
         mean = np.where(finite, response, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
         values[:, frames] = response - mean[:, None]
-
-
-def _standardized(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """(cells, T) float32 rows centred and scaled to unit norm (unusable rows zero), so that
-    the Gram matrix is r. ``values`` must be finite."""
-    z = np.zeros(values.shape, dtype=np.float32)
-    block = max(1, _BLOCK_BYTES // (8 * values.shape[1]))
-    for start in range(0, len(values), block):
-        x = values[start:start + block] - values[start:start + block].mean(axis=1, keepdims=True)
-        norm = np.sqrt((x * x).sum(axis=1, keepdims=True))
-        keep = usable[start:start + block, None] & (norm > 0)
-        z[start:start + block] = np.where(keep, x / np.where(keep, norm, 1.0), 0.0)
-    return z
 
 
 def _gram(z: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from calscope.population.surrogates import masked_pearson
+from calscope.population.surrogates import masked_pearson, standardized_rows
 
 #: Events start where activity rises above the row's median + this many robust SDs (1.4826 MAD)
 #: of its finite frames; for sparse spike trains (median and MAD 0) any frame above 0.
@@ -125,7 +125,9 @@ class PairCorrelator:
     def __init__(self, x: np.ndarray) -> None:
         """``x``: (cells, T) activity, NaN where missing."""
         self.x = x
-        self.unit = _unit_rows(x) if np.isfinite(x).all() else None
+        self.unit = standardized_rows(x, np.ones(len(x), dtype=bool)) if np.isfinite(x).all() \
+            else None
+        self.varies = None if self.unit is None else self.unit.any(axis=1)  # not constant
 
     @cached_property
     def masked(self) -> list[np.ndarray]:
@@ -140,20 +142,13 @@ class PairCorrelator:
         """(P,) r of ``x[a]`` with ``y[b]``; ``y`` is (rows, T) with the same T."""
         finite = np.isfinite(y)
         if self.unit is not None and finite.all():
-            z = _unit_rows(y)
+            z = standardized_rows(y, np.ones(len(y), dtype=bool))
             r = np.clip(_pair_dots([self.unit], [z], a, b)[0], -1.0, 1.0)
-            return np.where(z.any(axis=1)[b] & self.unit.any(axis=1)[a], r, np.nan)
+            return np.where(z.any(axis=1)[b] & self.varies[a], r, np.nan)
         mask = finite.astype(np.float32)
         y0 = np.where(finite, _centred(y), 0.0).astype(np.float32)
         sums = _pair_dots(self.masked, [mask, mask, y0, mask, y0 * y0, y0], a, b)
         return masked_pearson(np.rint(sums[0]), *sums[1:])
-
-
-def _unit_rows(values: np.ndarray) -> np.ndarray:
-    """(cells, T) float32 rows centred and scaled to unit norm (constant rows: zero)."""
-    centred = values - values.mean(axis=1, keepdims=True)
-    norm = np.sqrt((centred * centred).sum(axis=1, keepdims=True))
-    return np.where(norm > 0, centred / np.where(norm > 0, norm, 1.0), 0.0).astype(np.float32)
 
 
 def _centred(values: np.ndarray) -> np.ndarray:

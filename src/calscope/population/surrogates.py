@@ -23,7 +23,7 @@ from calscope.validation import MIN_SAMPLES
 #: A pair counts as constant on its overlap when its variance there is at most this fraction of
 #: its mean square (float32 sums cannot resolve less).
 CONSTANT_RTOL = 1e-5
-#: Bytes of float32 work per chunk of pairs in `ShiftedCorrelator.__call__`.
+#: Bytes of work per chunk of rows or pairs (`standardized_rows`, `ShiftedCorrelator`).
 _CHUNK_BYTES = 64 * 2**20
 
 
@@ -131,6 +131,19 @@ def fdr_bh(p: np.ndarray, alpha: float = 0.05) -> np.ndarray:
     if below.any():
         significant[order[: np.flatnonzero(below)[-1] + 1]] = True
     return significant.reshape(values.shape)
+
+
+def standardized_rows(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """(cells, T) float32 rows centred and scaled to unit norm (unusable rows zero), so that
+    the Gram matrix is r. ``values`` must be finite."""
+    z = np.zeros(values.shape, dtype=np.float32)
+    block = max(1, _CHUNK_BYTES // (8 * values.shape[1]))
+    for start in range(0, len(values), block):
+        x = values[start:start + block] - values[start:start + block].mean(axis=1, keepdims=True)
+        norm = np.sqrt((x * x).sum(axis=1, keepdims=True))
+        keep = usable[start:start + block, None] & (norm > 0)
+        z[start:start + block] = np.where(keep, x / np.where(keep, norm, 1.0), 0.0)
+    return z
 
 
 class ShiftedCorrelator:
