@@ -3,7 +3,8 @@
 For several indicators and SNRs, plus model-mismatch cases (saturating indicator; baseline
 drift with shot noise), simulates 20 cells × 6000 frames at 30 Hz (``calscope.simulate``),
 trains calscope's amortized model on them (no labels; ``--estimators`` picks VIMCO and/or the
-relaxed ELBO) and scores, against the true spikes:
+relaxed ELBO, ``--likelihoods`` the generative model's noise) and scores, against the true
+spikes:
 
 * spike r: Pearson r of σ = 50 ms-smoothed spikes, mean over cells (calscope's OASIS default
   call beside it);
@@ -13,8 +14,8 @@ relaxed ELBO) and scores, against the true spikes:
 * training seconds.
 
 Writes bench/results/infer_simulated.json. Run: ``python bench/infer_simulated.py
-[--estimators vimco,relaxed] [--recognition factorized,autoregressive] [--max-time 40]
-[--out FILE]``.
+[--estimators vimco,relaxed] [--recognition factorized,autoregressive]
+[--likelihoods gaussian,student-t] [--max-time 40] [--out FILE]``.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--estimators", default="vimco,relaxed")
     p.add_argument("--recognition", default="factorized",
                    help="recognition networks to compare: factorized,autoregressive")
+    p.add_argument("--likelihoods", default="gaussian",
+                   help="generative noise models to compare: gaussian,student-t")
     p.add_argument("--max-time", type=float, default=40.0, help="training budget per case (s)")
     p.add_argument("--cases", default=None, help="comma-separated case name prefixes")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "infer_simulated.json")
     args = p.parse_args(argv)
     estimators = [e.strip() for e in args.estimators.split(",")]
     networks = [r.strip() for r in args.recognition.split(",")]
+    likelihoods = [k.strip() for k in args.likelihoods.split(",")]
     cases = {k: v for k, v in CASES.items()
              if not args.cases or any(k.startswith(c) for c in args.cases.split(","))}
     rows, records = [], []
@@ -69,25 +73,27 @@ def main(argv: list[str] | None = None) -> None:
         truth = sim.spikes
         with quiet_warnings():
             r_oasis = mean_spike_r(calscope.deconvolve(y, FS).spikes, truth, FS)
-        for est, net in [(e, r) for e in estimators for r in networks]:
+        for est, net, lik in [(e, r, k) for e in estimators for r in networks
+                              for k in likelihoods]:
             t0 = time.perf_counter()
-            model = amortized.fit(y, FS, estimator=est, recognition=net, max_time_s=args.max_time)
+            model = amortized.fit(y, FS, estimator=est, recognition=net, likelihood=lik,
+                                  max_time_s=args.max_time)
             seconds = time.perf_counter() - t0
             res = model.infer(y, FS)
             spike = truth > 0
             inside = float(np.mean(res.upper[spike] >= truth[spike]))
             quiet = float(np.mean(res.lower[~spike] == 0))
-            record = {"case": name, "estimator": est, "recognition": net,
+            record = {"case": name, "estimator": est, "recognition": net, "likelihood": lik,
                       "spike_r": mean_spike_r(res.spikes, truth, FS),
                       "oasis_r": r_oasis, "count_ratio": float(np.nansum(res.spikes) / truth.sum()),
                       "true_spikes_in_band": inside, "quiet_frames_lower_0": quiet,
                       "train_s": seconds, "epochs": model.log.epochs, "settings": kw}
             records.append(record)
-            rows.append([name, f"{est}/{net}", record["spike_r"], r_oasis, record["count_ratio"], inside,
+            rows.append([name, f"{est}/{net}/{lik}", record["spike_r"], r_oasis, record["count_ratio"], inside,
                          quiet, seconds])
-            print(f"  {name} [{est}/{net}]: r {record['spike_r']:.3f} (oasis {r_oasis:.3f}), "
+            print(f"  {name} [{est}/{net}/{lik}]: r {record['spike_r']:.3f} (oasis {r_oasis:.3f}), "
                   f"in band {inside:.3f}, {seconds:.0f} s", flush=True)
-    header = ["case", "estimator/network", "amortized r", "oasis r", "count ratio", "true spikes in 90%",
+    header = ["case", "estimator/network/noise", "amortized r", "oasis r", "count ratio", "true spikes in 90%",
               "quiet frames lower=0", "train s"]
     print()
     print(format_table(header, rows))

@@ -45,6 +45,9 @@ class AmortizedSettings(_Stage):
     patience: int = Field(15, ge=1, description="epochs without held-out improvement to stop")
     max_time_s: float = Field(150.0, gt=0, description="training time budget (s)")
     rate_hz: float = Field(1.0, gt=0, description="prior firing rate (spikes/s)")
+    likelihood: Literal["gaussian", "student-t"] = Field(
+        "gaussian", description="observation noise of the generative model: Gaussian, or "
+        "Student-t with 4 degrees of freedom (robust to frames the calcium model cannot fit)")
     noise_start: Literal["spectral", "residual"] = Field(
         "spectral", description="starting noise σ of the likelihood: the spectral estimate, or "
         "the robust SD of an OASIS fit's residual (for traces whose spectrum top is not white "

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 import calscope
 from calscope import metrics, simulate
@@ -103,12 +104,25 @@ def test_dispatch_fits_and_infers(sim, model, tmp_path):
 
 @pytest.mark.parametrize("overrides", [{"estimator": "relaxed"}, {"generative": "scf"},
                                        {"generative": "mlphys"},
-                                       {"recognition": "autoregressive"}])
+                                       {"recognition": "autoregressive"},
+                                       {"likelihood": "student-t"}])
 def test_every_variant_trains_and_infers(sim, overrides):
     m = amortized.fit(sim.fluorescence[:2, :900], FS, max_epochs=2, **overrides)
     res = m.infer(sim.fluorescence[:2, :900], FS, n_samples=2)
     assert res.spikes.shape == (2, 900) and np.all(np.isfinite(res.spikes))
     assert res.samples.shape == (2, 2, 900)
+
+
+def test_the_likelihood_setting_reaches_the_model_and_its_file(tmp_path, sim, model):
+    m = amortized.fit(sim.fluorescence[:2, :900], FS, max_epochs=1, likelihood="student-t")
+    assert m.generative.likelihood == "student-t"
+    assert amortized.load(m.save(tmp_path / "t.pt")).generative.likelihood == "student-t"
+    # a file written before the setting existed was trained with Gaussian noise
+    path = model.save(tmp_path / "old.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["settings"]["likelihood"]
+    torch.save(payload, path)
+    assert amortized.load(path).generative.likelihood == "gaussian"
 
 
 def test_bad_settings_are_input_errors(sim):

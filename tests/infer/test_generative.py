@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
-from calscope.infer.generative import CalciumModel
+from calscope.infer.generative import STUDENT_DOF, CalciumModel
 
 
 def _model(kind, n=3, fs=30.0, tau_d=0.5, tau_r=0.05, gain=4.0):
@@ -38,22 +39,33 @@ def test_calcium_is_the_causal_convolution(kind):
             np.testing.assert_allclose(c[k, b], ref, atol=1e-5)
 
 
-def test_log_likelihood_and_prior_match_the_formulas():
-    m = _model("scdf", n=2)
+@pytest.mark.parametrize("likelihood", ["gaussian", "student-t"])
+def test_log_likelihood_and_prior_match_scipy(likelihood):
+    m = CalciumModel("scdf", 30.0, np.full(2, 0.5), np.full(2, 0.05), np.full(2, 4.0), 1.0,
+                     noise=np.array([0.7, 2.5]), likelihood=likelihood)
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(2, 50)).astype(np.float32)
+    x = (rng.normal(size=(2, 50)) * 2).astype(np.float32)
     mask = np.ones((2, 50), np.float32)
     mask[1, 10:20] = 0
     s = (rng.random((4, 2, 50)) < 0.1).astype(np.float32)
     args = (torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(s), torch.tensor([0, 1]))
     ll = m.log_likelihood(*args).detach().numpy()
     pred = m.predict(torch.from_numpy(s), torch.tensor([0, 1])).detach().numpy()
-    ref = -0.5 * (((x - pred) * mask) ** 2).sum(-1) - 0.5 * math.log(2 * math.pi) * mask.sum(-1)
-    np.testing.assert_allclose(ll, ref, rtol=1e-5)
+    scale = np.array([0.7, 2.5])[:, None]
+    if likelihood == "gaussian":
+        dens = stats.norm.logpdf(x, loc=pred, scale=scale)
+    else:
+        dens = stats.t.logpdf(x, df=STUDENT_DOF, loc=pred, scale=scale)
+    np.testing.assert_allclose(ll, (dens * mask).sum(-1), rtol=1e-5)
     p0 = 1.0 / 30.0
     lp = m.log_prior(torch.from_numpy(s), torch.from_numpy(mask)).numpy()
     ref_p = ((s * math.log(p0) + (1 - s) * math.log(1 - p0)) * mask).sum(-1)
     np.testing.assert_allclose(lp, ref_p, rtol=1e-5)
+
+
+def test_unknown_likelihood_is_refused():
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        CalciumModel("scdf", 30.0, np.ones(1), np.full(1, 0.05), np.ones(1), likelihood="cauchy")
 
 
 def test_mlphys_profiles_out_a_linear_drift():

@@ -195,14 +195,15 @@ def load(path: str | Path) -> AmortizedModel:
     """
     payload = read_model_file(Path(path), FORMAT, "train one with `calscope train`",
                               "not a calscope amortized model; train one with `calscope train`")
-    settings = AmortizedSettings.model_validate(payload["settings"])
+    # files written before the likelihood was a setting were trained with Gaussian noise
+    settings = AmortizedSettings.model_validate({"likelihood": "gaussian", **payload["settings"]})
     fs = float(payload["fs"])
     recognition = _recognition(settings, fs)
     recognition.load_state_dict(payload["recognition"])
     recognition.eval()
     n = int(payload["n_cells"])
     model = CalciumModel(settings.generative, fs, np.ones(n), np.full(n, 0.05), np.ones(n),
-                         settings.rate_hz)
+                         settings.rate_hz, likelihood=settings.likelihood)
     model.load_state_dict(payload["generative"])
     return AmortizedModel(recognition, model, settings, fs, str(payload["fingerprint"]))
 
@@ -239,7 +240,7 @@ def _initial_model(norm: Normalized, fs: float,
         gain[row] = float(np.clip(size * peak, noise[row], 50.0 * noise[row]))
         targets[row] = np.clip(s / size, 0.0, 1.0)
     model = CalciumModel(settings.generative, fs, tau_d, np.minimum(tau_r, tau_d / 2), gain,
-                         settings.rate_hz, noise=noise)
+                         settings.rate_hz, noise=noise, likelihood=settings.likelihood)
     return model, targets
 
 

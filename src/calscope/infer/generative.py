@@ -3,11 +3,14 @@
 All models work on noise-normalised traces x = (y − baseline) / σ (the foundation's σ and slow
 baseline), so the observation noise has unit variance:
 
-    x_t = f(c)_t + bias + ε_t,   ε_t ~ N(0, 1),   c = h * s  (causal convolution),
+    x_t = f(c)_t + bias + ε_t,   c = h * s  (causal convolution),
 
 with spikes s ∈ {0, 1} per frame, a per-cell calcium kernel h and gain, and a Bernoulli prior
-with per-frame probability p0 = rate / fs. Three kernels / observation models (Speiser et al.
-2017):
+with per-frame probability p0 = rate / fs. The noise ε_t has a learned per-cell scale σ and is
+Gaussian or Student-t with `STUDENT_DOF` degrees of freedom (``likelihood``): real traces
+depart from any calcium model in large, rare frames (burst non-linearity, movement), which a
+Gaussian can only absorb by widening σ for every frame. Three kernels / observation models
+(Speiser et al. 2017):
 
 * ``"scf"``: AR(1) linear calcium (h_k = d^k, instant rise), f(c) = gain · c.
 * ``"scdf"``: double-exponential kernel h(t) ∝ exp(−t/τ_decay) − exp(−t/τ_rise) (peak 1),
@@ -31,6 +34,10 @@ import torch
 from torch import Tensor, nn
 
 MODELS = ("scf", "scdf", "mlphys")
+LIKELIHOODS = ("gaussian", "student-t")
+#: Degrees of freedom of the Student-t noise: the usual robust choice (Lange, Little & Taylor
+#: 1989); Gaussian within ±1.5 σ, polynomial tails beyond.
+STUDENT_DOF = 4.0
 _MIN_TAU_S = 0.005
 
 
@@ -44,15 +51,19 @@ class CalciumModel(nn.Module):
         gain: (cells,) starting single-spike amplitude in noise σ units.
         rate_hz: prior firing rate (spikes/s) giving p0 = rate / fs per frame.
         noise: (cells,) starting observation noise σ in normalised units (default 1).
+        likelihood: noise distribution, one of `LIKELIHOODS`.
     """
 
     def __init__(self, kind: str, fs: float, tau_decay_s: np.ndarray, tau_rise_s: np.ndarray,
-                 gain: np.ndarray, rate_hz: float = 1.0,
-                 noise: np.ndarray | None = None) -> None:
+                 gain: np.ndarray, rate_hz: float = 1.0, noise: np.ndarray | None = None,
+                 likelihood: str = "gaussian") -> None:
         super().__init__()
         if kind not in MODELS:
             raise ValueError(f"generative model must be one of {MODELS}, got {kind!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.kind = kind
+        self.likelihood = likelihood
         self.fs = float(fs)
 
         def param(values: np.ndarray) -> nn.Parameter:
@@ -113,17 +124,24 @@ class CalciumModel(nn.Module):
         return pred
 
     def log_likelihood(self, x: Tensor, mask: Tensor, spikes: Tensor, cells: Tensor) -> Tensor:
-        """(K, B) Gaussian log p(x | s) summed over observed frames.
+        """(K, B) log p(x | s) summed over observed frames (Gaussian or Student-t noise).
 
-        The noise σ is 1 in normalised units to start with and learned per cell (``log_noise``):
-        it absorbs errors of the spectral σ estimate (e.g. for traces resampled up from a lower
-        frame rate, whose spectrum is empty at the top).
+        The noise scale σ is 1 in normalised units to start with and learned per cell
+        (``log_noise``): it absorbs errors of the spectral σ estimate (e.g. for traces resampled
+        up from a lower frame rate, whose spectrum is empty at the top).
         """
         log_sd = self.log_noise[cells][:, None]
-        resid = (x - self.predict(spikes, cells, x, mask)) * mask * torch.exp(-log_sd)
+        z = (x - self.predict(spikes, cells, x, mask)) * mask * torch.exp(-log_sd)
         n_obs = mask.sum(dim=-1)
-        return (-0.5 * (resid ** 2).sum(dim=-1) - (0.5 * math.log(2 * math.pi)
-                                                   + log_sd[:, 0]) * n_obs)
+        if self.likelihood == "gaussian":
+            log_density = -0.5 * (z ** 2).sum(dim=-1)
+            norm = 0.5 * math.log(2 * math.pi)
+        else:
+            nu = STUDENT_DOF
+            log_density = -0.5 * (nu + 1.0) * torch.log1p(z ** 2 / nu).sum(dim=-1)
+            norm = (0.5 * math.log(nu * math.pi) + math.lgamma(0.5 * nu)
+                    - math.lgamma(0.5 * (nu + 1.0)))
+        return log_density - (norm + log_sd[:, 0]) * n_obs
 
     def log_prior(self, spikes: Tensor, mask: Tensor) -> Tensor:
         """(K, B) Bernoulli log p(s) over observed frames."""
