@@ -70,6 +70,9 @@ class SupervisedSettings(_Stage):
     learning_rate: float = Field(2e-3, gt=0)
     max_noise_factor: float = Field(8.0, ge=1, description="noise raised up to this factor")
     clean_fraction: float = Field(0.2, ge=0, le=1, description="recordings kept at own noise")
+    max_stretch: float = Field(1.0, ge=1, description="time axis of each training copy "
+                               "stretched by a factor drawn log-uniformly from [1/s, s] "
+                               "(faster and slower kinetics and rates; 1 = off)")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")

@@ -175,3 +175,20 @@ def test_a_model_file_of_another_format_version_is_refused(tiny, tmp_path):
     torch.save(payload, path)
     with pytest.raises(InputError, match="format version"):
         supervised.load(path)
+
+
+def test_stretch_augmentation_scales_time_and_keeps_every_spike():
+    from calscope.infer.simulated_truth import simulated_recordings
+    from calscope.infer.training_set import augment
+
+    trace = training_traces(simulated_recordings(0.5, seed=4)[:1])[0]
+    rng = np.random.default_rng(0)
+    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0))
+    assert plain.target.sum() == pytest.approx(trace.spike_s.size, rel=0.05, abs=2)
+    stretches = []
+    for _ in range(20):
+        copy = augment(trace, rng, SupervisedSettings(clean_fraction=1.0, max_stretch=2.0))
+        stretches.append(plain.target.size / copy.target.size)
+        # the same spikes, now in a shorter or longer recording
+        assert copy.target.sum() == pytest.approx(trace.spike_s.size, rel=0.05, abs=2)
+    assert 0.5 - 0.02 <= min(stretches) < 0.9 and 1.1 < max(stretches) <= 2.0 + 0.02

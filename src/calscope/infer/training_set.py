@@ -93,14 +93,21 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     """One augmented copy of ``trace`` at the model rate: with probability
     ``1 − clean_fraction`` its noise σ is raised by a factor drawn log-uniformly from
     [1, ``max_noise_factor``], with white noise at the trace's own frame rate, before resampling.
+    With ``max_stretch`` > 1 the copy is also read as if recorded at k × its frame rate, k drawn
+    log-uniformly from [1/``max_stretch``, ``max_stretch``]: its kinetics run k× faster and
+    its spikes come k× denser, as for indicators and cells not in the training data.
     """
     y = trace.dff
     if rng.random() >= settings.clean_fraction:
         factor = np.exp(rng.uniform(0.0, np.log(settings.max_noise_factor)))
         y = match_noise(y, trace.sigma, trace.sigma * factor, rng)
-    y_model, observed = to_model_rate(y, trace.fs)
+    stretch = 1.0
+    if settings.max_stretch > 1.0:
+        stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
+    y_model, observed = to_model_rate(y, trace.fs * stretch)
     feats = features(y_model)
-    counts = spike_counts(trace.spike_s, np.arange(y_model.shape[1]) / MODEL_FS, MODEL_FS)
+    counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
+                          MODEL_FS)
     target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
 

@@ -25,7 +25,7 @@ from calscope.population.activity import checked_activity
 from calscope.population.isi_surrogates import EVENT_THRESHOLD_SDS, isi_null_exceedances
 from calscope.population.surrogates import (ShiftedCorrelator, circular_shifts, fdr_bh,
                                             masked_pearson, min_shift_frames, p_from_counts,
-                                            standardized_rows, surrogate_p)
+                                            standardized_rows, surrogate_p, unit_rms_rows)
 from calscope.validation import MIN_SAMPLES, check_fs, unusable_rows
 
 #: Bytes of float64 work per block of rows of the correlation matrix.
@@ -329,15 +329,11 @@ def _pairwise_r(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
     """r over the frames both rows are finite, from masked sums as matrix products in float32
     blocks on standardised rows (``finite``: (cells, T) bool, False on ignored rows)."""
     mask = finite.astype(np.float32)
-    count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
     x = np.zeros(values.shape, dtype=np.float32)
     block = max(1, _BLOCK_BYTES // (8 * values.shape[1]))
     for start in range(0, len(values), block):
-        rows, ok = values[start:start + block], finite[start:start + block]
-        centred = np.where(ok, rows - np.where(ok, rows, 0.0).sum(axis=1, keepdims=True)
-                           / count[start:start + block], 0.0)
-        scale = np.sqrt((centred * centred).sum(axis=1, keepdims=True) / count[start:start + block])
-        x[start:start + block] = centred / np.where(scale > 0, scale, 1.0)
+        rows = slice(start, start + block)
+        x[rows] = unit_rms_rows(values[rows], finite[rows])
     square = x * x
     n = len(values)
     r = np.empty((n, n), dtype=np.float32)

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from calscope.population.surrogates import masked_pearson, standardized_rows
+from calscope.population.surrogates import masked_pearson, standardized_rows, unit_rms_rows
 
 #: Events start where activity rises above the row's median + this many robust SDs (1.4826 MAD)
 #: of its finite frames; for sparse spike trains (median and MAD 0) any frame above 0.
@@ -135,7 +135,7 @@ class PairCorrelator:
         float32 arrays, needed only when a row misses frames)."""
         finite = np.isfinite(self.x)
         mask = finite.astype(np.float32)
-        x0 = np.where(finite, _centred(self.x), 0.0).astype(np.float32)
+        x0 = unit_rms_rows(self.x, finite).astype(np.float32)
         return [mask, x0, mask, x0 * x0, mask, x0]
 
     def __call__(self, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -146,18 +146,9 @@ class PairCorrelator:
             r = np.clip(_pair_dots([self.unit], [z], a, b)[0], -1.0, 1.0)
             return np.where(z.any(axis=1)[b] & self.varies[a], r, np.nan)
         mask = finite.astype(np.float32)
-        y0 = np.where(finite, _centred(y), 0.0).astype(np.float32)
+        y0 = unit_rms_rows(y, finite).astype(np.float32)
         sums = _pair_dots(self.masked, [mask, mask, y0, mask, y0 * y0, y0], a, b)
         return masked_pearson(np.rint(sums[0]), *sums[1:])
-
-
-def _centred(values: np.ndarray) -> np.ndarray:
-    """Rows minus their finite mean, scaled to unit RMS (float32 sums stay accurate)."""
-    finite = np.isfinite(values)
-    count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-    centred = values - np.where(finite, values, 0.0).sum(axis=1, keepdims=True) / count
-    scale = np.sqrt(np.where(finite, centred * centred, 0.0).sum(axis=1, keepdims=True) / count)
-    return centred / np.where(scale > 0, scale, 1.0)
 
 
 def _pair_dots(lefts: list[np.ndarray], rights: list[np.ndarray], a: np.ndarray,

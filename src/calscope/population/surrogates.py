@@ -146,6 +146,16 @@ def standardized_rows(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
     return z
 
 
+def unit_rms_rows(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """(cells, T) rows centred on their mean over ``finite`` frames and scaled to unit RMS
+    there, 0 elsewhere (constant rows stay 0): masked sums of them stay accurate in float32."""
+    count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+    centred = np.where(finite, values - np.where(finite, values, 0.0).sum(axis=1, keepdims=True)
+                       / count, 0.0)
+    scale = np.sqrt((centred * centred).sum(axis=1, keepdims=True) / count)
+    return centred / np.where(scale > 0, scale, 1.0)
+
+
 class ShiftedCorrelator:
     """Pearson r of neuron pairs after circular shifts, from spectra computed once per neuron.
 
