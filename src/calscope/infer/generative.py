@@ -1,7 +1,7 @@
 """Generative calcium models p(x, s) for amortized inference (torch).
 
 All models work on noise-normalised traces x = (y − baseline) / σ (the foundation's σ and slow
-baseline), so the observation noise has unit variance:
+baseline), so the observation noise starts at unit scale:
 
     x_t = f(c)_t + bias + ε_t,   c = h * s  (causal convolution),
 
