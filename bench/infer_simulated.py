@@ -15,7 +15,8 @@ spikes:
 
 Writes bench/results/infer_simulated.json. Run: ``python bench/infer_simulated.py
 [--estimators vimco,relaxed] [--recognition factorized,autoregressive]
-[--likelihoods gaussian,student-t] [--max-time 40] [--out FILE]``.
+[--likelihoods gaussian,student-t] [--blends 0,0.5] [--max-time 40] [--out FILE]``
+(``--blends``: the ``oasis_blend`` weights each fitted model infers with).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="recognition networks to compare: factorized,autoregressive")
     p.add_argument("--likelihoods", default="gaussian",
                    help="generative noise models to compare: gaussian,student-t")
+    p.add_argument("--blends", default="0,0.5",
+                   help="oasis_blend weights to infer with, comma-separated (0: the posterior "
+                        "mean alone)")
     p.add_argument("--max-time", type=float, default=40.0, help="training budget per case (s)")
     p.add_argument("--cases", default=None, help="comma-separated case name prefixes")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "infer_simulated.json")
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     estimators = [e.strip() for e in args.estimators.split(",")]
     networks = [r.strip() for r in args.recognition.split(",")]
     likelihoods = [k.strip() for k in args.likelihoods.split(",")]
+    blends = [float(w) for w in args.blends.split(",")]
     cases = {k: v for k, v in CASES.items()
              if not args.cases or any(k.startswith(c) for c in args.cases.split(","))}
     rows, records = [], []
@@ -79,21 +84,24 @@ def main(argv: list[str] | None = None) -> None:
             model = amortized.fit(y, FS, estimator=est, recognition=net, likelihood=lik,
                                   max_time_s=args.max_time)
             seconds = time.perf_counter() - t0
-            res = model.infer(y, FS)
-            spike = truth > 0
-            inside = float(np.mean(res.upper[spike] >= truth[spike]))
-            quiet = float(np.mean(res.lower[~spike] == 0))
-            record = {"case": name, "estimator": est, "recognition": net, "likelihood": lik,
-                      "spike_r": mean_spike_r(res.spikes, truth, FS),
-                      "oasis_r": r_oasis, "count_ratio": float(np.nansum(res.spikes) / truth.sum()),
-                      "true_spikes_in_band": inside, "quiet_frames_lower_0": quiet,
-                      "train_s": seconds, "epochs": model.log.epochs, "settings": kw}
-            records.append(record)
-            rows.append([name, f"{est}/{net}/{lik}", record["spike_r"], r_oasis, record["count_ratio"], inside,
-                         quiet, seconds])
-            print(f"  {name} [{est}/{net}/{lik}]: r {record['spike_r']:.3f} (oasis {r_oasis:.3f}), "
-                  f"in band {inside:.3f}, {seconds:.0f} s", flush=True)
-    header = ["case", "estimator/network/noise", "amortized r", "oasis r", "count ratio", "true spikes in 90%",
+            for weight in blends:
+                res = model.with_oasis_blend(weight).infer(y, FS)
+                spike = truth > 0
+                inside = float(np.mean(res.upper[spike] >= truth[spike]))
+                quiet = float(np.mean(res.lower[~spike] == 0))
+                label = f"{est}/{net}/{lik}/w={weight:g}"
+                record = {"case": name, "estimator": est, "recognition": net, "likelihood": lik,
+                          "oasis_blend": weight, "spike_r": mean_spike_r(res.spikes, truth, FS),
+                          "oasis_r": r_oasis,
+                          "count_ratio": float(np.nansum(res.spikes) / truth.sum()),
+                          "true_spikes_in_band": inside, "quiet_frames_lower_0": quiet,
+                          "train_s": seconds, "epochs": model.log.epochs, "settings": kw}
+                records.append(record)
+                rows.append([name, label, record["spike_r"], r_oasis, record["count_ratio"],
+                             inside, quiet, seconds])
+                print(f"  {name} [{label}]: r {record['spike_r']:.3f} (oasis {r_oasis:.3f}), "
+                      f"in band {inside:.3f}, {seconds:.0f} s", flush=True)
+    header = ["case", "estimator/network/noise/blend", "amortized r", "oasis r", "count ratio", "true spikes in 90%",
               "quiet frames lower=0", "train s"]
     print()
     print(format_table(header, rows))

@@ -24,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,8 @@ GROUPS = {
     "DS22/23": ["DS22", "DS23"], "DS24/25/26": ["DS24", "DS25", "DS26"], "DS27": ["DS27"],
     "DS28/33": ["DS28", "DS33"], "DS29": ["DS29"], "DS40/41": ["DS40", "DS41"],
 }
+#: `oasis_blend` weights scored on every fold model (inference only; the model's own is kept).
+BLENDS = (0.25, 0.5, 0.75, 1.0)
 FOLD_DIR = RESULTS_DIR / "supervised_loo"
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "supervised_loo"
 
@@ -121,7 +124,50 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     }
     if group == "DS17":
         result["SF6"] = spikefinder_score(model, data, "6")
+    result["blends"] = {}
+    for weight in BLENDS:
+        blended = model.with_oasis_blend(weight)
+        result["blends"][str(weight)] = {
+            "supervised": metrics.score_predictions(
+                traces, [_infer(blended, tr) for tr in traces])["per_dataset"],
+            "SF4": spikefinder_score(blended, data, "4"),
+            **({"SF6": spikefinder_score(blended, data, "6")} if group == "DS17" else {}),
+        }
     return result
+
+
+def blend_summary(folds: dict[str, dict]) -> dict[str, Any]:
+    """Scores of every `oasis_blend` weight, and the weight chosen without the held-out fold.
+
+    For each fold the weight with the best mean r over the *other* folds' datasets is picked
+    and that fold's datasets are scored with it (nested: the choice never sees the fold).
+    """
+    with_blends = {g: f for g, f in folds.items() if "blends" in f}
+    if not with_blends:
+        return {}
+    weights = ["0", *next(iter(with_blends.values()))["blends"]]
+
+    def scores(fold: dict, w: str) -> dict[str, float]:
+        return fold["supervised"] if w == "0" else fold["blends"][w]["supervised"]
+
+    def mean_r(groups: list[str], w: str) -> float:
+        return float(np.mean([r for g in groups for r in scores(with_blends[g], w).values()]))
+
+    nested, chosen = {}, {}
+    for g in with_blends:
+        others = [o for o in with_blends if o != g]
+        chosen[g] = max(weights, key=lambda w: mean_r(others, w))
+        nested.update(scores(with_blends[g], chosen[g]))
+    every = list(with_blends)
+    return {
+        "mean_r": {w: mean_r(every, w) for w in weights},
+        "SF4": {w: float(np.mean([f["SF4"] if w == "0" else f["blends"][w]["SF4"]
+                                  for f in with_blends.values()])) for w in weights},
+        "SF6": {w: (f["SF6"] if w == "0" else f["blends"][w]["SF6"])
+                for f in with_blends.values() if "SF6" in f for w in weights},
+        "chosen": chosen, "nested_per_dataset": nested,
+        "nested_mean_r": float(np.mean(list(nested.values()))),
+    }
 
 
 def main() -> None:
@@ -133,10 +179,12 @@ def main() -> None:
                    help="summary JSON (default: the folds directory's name + .json)")
     p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
                    help="where each fold's result is kept (one folder per experiment)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2; run two "
+                   "processes of 1 thread on disjoint --groups to use 2 cores better)")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     data = args.data or shared_data_dir()
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
     args.folds_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +224,16 @@ def main() -> None:
     if sf6:
         print(f"Spikefinder 6 (official score), trained without DS17: {sf6[0]:.3f}")
     print("* amortized: from bench/results/infer_accuracy.json (an earlier run, same protocol)")
+    blends = blend_summary(folds)
+    if blends:
+        oasis_r = {r[0]: r[2] for r in table[:-1]}
+        nested = blends["nested_per_dataset"]
+        print(format_table(["oasis_blend", "mean r", "SF4", "SF6"],
+                           [[w, blends["mean_r"][w], blends["SF4"][w], blends["SF6"].get(w)]
+                            for w in blends["mean_r"]]))
+        print(f"weight chosen without each fold: mean r {blends['nested_mean_r']:.3f}, better "
+              f"than OASIS on {sum(nested[d] > oasis_r[d] for d in nested)} of {len(nested)}; "
+              f"chosen {sorted(set(blends['chosen'].values()))}")
     if args.card is not None:
         model = supervised.load(args.card)
         model.card["validation"] = {
@@ -189,7 +247,8 @@ def main() -> None:
         model.save(args.card)
         print(f"updated the card of {args.card}")
     write_json(args.out, {"table": {"header": header, "rows": table}, "wins": wins,
-                          "SF4": sf4, "SF6": sf6, "folds": folds, "groups": GROUPS})
+                          "SF4": sf4, "SF6": sf6, "blends": blends, "folds": folds,
+                          "groups": GROUPS})
 
 
 if __name__ == "__main__":

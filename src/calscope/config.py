@@ -52,6 +52,9 @@ class AmortizedSettings(_Stage):
         "spectral", description="starting noise σ of the likelihood: the spectral estimate, or "
         "the robust SD of an OASIS fit's residual (for traces whose spectrum top is not white "
         "noise, e.g. resampled up)")
+    oasis_blend: float = Field(0.5, ge=0, le=1, description="inference: weight w of calscope's "
+                               "OASIS spikes (scaled to the network's count) in the output, "
+                               "(1 − w) · posterior mean + w · OASIS (0: the posterior mean)")
     channels: int = Field(16, ge=2, description="recognition network width")
     temperature: float = Field(0.5, gt=0, description="relaxed estimator's temperature")
     seed: int = 0
@@ -77,6 +80,9 @@ class SupervisedSettings(_Stage):
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
+    oasis_blend: float = Field(0.0, ge=0, le=1, description="inference: weight w of calscope's "
+                               "OASIS spikes (scaled to the network's count) in the output, "
+                               "(1 − w) · network + w · OASIS")
     seed: int = 0
 
 

@@ -29,7 +29,7 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g. Amortized: model, n_samples, seed, progress and any
-            `calscope.config.AmortizedSettings` field. Supervised: model.
+            `calscope.config.AmortizedSettings` field. Supervised: model, oasis_blend.
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -47,15 +47,21 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             model = amortized.fit(traces, fs, progress=progress, **settings)
         elif isinstance(model, (str, Path)):
             model = amortized.load(model)
+        if "oasis_blend" in settings:  # an inference setting: it applies to a given model too
+            model = model.with_oasis_blend(float(settings["oasis_blend"]))
         return model.infer(traces, fs, n_samples=n_samples, seed=seed)
     if method == "supervised":
         from calscope.infer import supervised
 
         model = settings.pop("model", None)
+        weight = settings.pop("oasis_blend", None)
         if settings:
-            raise InputError(f"method='supervised' takes only model=, got {sorted(settings)}")
+            raise InputError("method='supervised' takes only model= and oasis_blend=, got "
+                             f"{sorted(settings)}")
         if not isinstance(model, supervised.SupervisedModel):
             model = supervised.load(model)
+        if weight is not None:
+            model = model.with_oasis_blend(float(weight))
         return model.infer(traces, fs)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

@@ -58,3 +58,24 @@ def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):
     res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--samples", 3,
               "--out", tmp_path / "s.npy")
     assert res.exit_code == 2 and "--samples" in res.output
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--oasis-blend", 1.5,
+              "--out", tmp_path / "s.npy")
+    assert res.exit_code == 2 and "--oasis-blend" in res.output
+    res = cli("deconvolve", src, "--fs", 30, "--oasis-blend", 0.5, "--out", tmp_path / "s.npy")
+    assert res.exit_code == 2 and "--oasis-blend" in res.output
+
+
+def test_oasis_blend_mixes_oasis_into_the_shipped_models_output(cli, traces_file, tmp_path):
+    src, y = traces_file
+    runs = {}
+    for weight in ("0", "1"):
+        out = tmp_path / f"spikes{weight}.npy"
+        res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--oasis-blend",
+                  weight, "--out", out)
+        assert res.exit_code == 0, res.output
+        runs[weight] = np.load(out)
+    ok = np.isfinite(y)
+    # the same expected count per cell; at w = 1 the sparse OASIS solution
+    np.testing.assert_allclose(np.nansum(runs["1"], axis=1), np.nansum(runs["0"], axis=1),
+                               rtol=1e-4)
+    assert np.mean(runs["1"][ok] > 1e-6) < np.mean(runs["0"][ok] > 1e-6)

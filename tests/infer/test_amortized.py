@@ -32,7 +32,10 @@ def test_fit_learns_kinetics_and_recovers_spikes_better_than_oasis(sim, model):
     res = model.infer(sim.fluorescence, FS)
     assert isinstance(res, SpikeInference)
     assert res.spikes.shape == res.lower.shape == res.upper.shape == res.calcium.shape == (8, 4000)
-    assert np.all((res.spikes >= 0) & (res.spikes <= 1))
+    assert model.settings.oasis_blend == 0.5 and np.all(res.spikes >= 0)
+    posterior = model.with_oasis_blend(0.0).infer(sim.fluorescence, FS).spikes
+    assert np.all((posterior >= 0) & (posterior <= 1))  # Bernoulli probabilities
+    assert _mean_r(posterior, sim.spikes) >= 0.9
     r_amortized = _mean_r(res.spikes, sim.spikes)
     r_oasis = _mean_r(calscope.deconvolve(sim.fluorescence, FS).spikes, sim.spikes)
     assert r_amortized >= 0.93
@@ -146,3 +149,22 @@ def test_residual_noise_start_matches_traces_whose_spectrum_top_is_not_white(sim
         start[how] = m.generative.cell_parameters()["noise_sigma"]
     np.testing.assert_allclose(start["spectral"], 1.0, atol=0.01)
     assert np.all(start["residual"] > 2.0)
+
+
+def test_oasis_blend_mixes_the_posterior_mean_with_oasis(sim, model):
+    y = sim.fluorescence.copy()
+    y[1, 200:260] = np.nan
+    plain = model.with_oasis_blend(0.0).infer(y, FS)
+    blended = model.with_oasis_blend(0.5)
+    res = blended.infer(y, FS)
+    assert np.array_equal(np.isnan(res.spikes), np.isnan(y))
+    ok = np.isfinite(res.spikes)
+    # the network's expected count per cell is kept, and the band still holds the estimate
+    np.testing.assert_allclose(np.nansum(res.spikes, axis=1), np.nansum(plain.spikes, axis=1),
+                               rtol=1e-6)
+    assert np.all(res.lower[ok] <= res.spikes[ok]) and np.all(res.spikes[ok] <= res.upper[ok])
+    # half of the estimate is the OASIS solution: it moves toward OASIS where the two differ
+    oasis = np.nan_to_num(calscope.deconvolve(sim.fluorescence, FS).spikes)
+    gap = np.abs(np.nan_to_num(plain.spikes) - np.nan_to_num(res.spikes))
+    assert gap.max() > 0.05 and np.corrcoef(gap.ravel(), oasis.ravel())[0, 1] > 0.2
+    assert _mean_r(res.spikes[[0, 2]], sim.spikes[[0, 2]]) >= 0.9

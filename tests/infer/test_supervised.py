@@ -12,6 +12,7 @@ from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.errors import InputError
 from calscope.infer import SpikeInference, supervised
+from calscope.infer.blend import blend_with_oasis
 from calscope.infer.supervised_training import train_network
 from calscope.infer.training_set import match_noise, training_traces
 from calscope.io.ground_truth import load_cascade_dataset
@@ -192,3 +193,36 @@ def test_stretch_augmentation_scales_time_and_keeps_every_spike():
         # the same spikes, now in a shorter or longer recording
         assert copy.target.sum() == pytest.approx(trace.spike_s.size, rel=0.05, abs=2)
     assert 0.5 - 0.02 <= min(stretches) < 0.9 and 1.1 < max(stretches) <= 2.0 + 0.02
+
+
+def test_oasis_blend_mixes_in_oasis_at_the_networks_count():
+    rng = np.random.default_rng(3)
+    net = rng.random((3, 200))
+    oasis = np.zeros((3, 200))
+    oasis[0, [20, 90]] = [2.0, 6.0]
+    oasis[1, 50] = 1.0  # row 2: OASIS found no spike
+    assert blend_with_oasis(net, oasis, 0.0) is net
+    full = blend_with_oasis(net, oasis, 1.0)
+    np.testing.assert_allclose(full[0, [20, 90]], net[0].sum() * np.array([0.25, 0.75]))
+    assert np.count_nonzero(full[0]) == 2
+    np.testing.assert_allclose(full[2], net[2])
+    half = blend_with_oasis(net, oasis, 0.5)
+    np.testing.assert_allclose(half[:2], 0.5 * net[:2] + 0.5 * full[:2])
+    np.testing.assert_allclose(half.sum(axis=1), net.sum(axis=1))
+    with pytest.raises(ValueError):
+        SupervisedSettings(oasis_blend=1.5)
+    with pytest.raises(InputError, match="oasis_blend"):
+        supervised.load().with_oasis_blend(-0.1)
+
+
+def test_oasis_blend_is_an_inference_setting_of_a_trained_model(tiny):
+    y = calscope.simulate.traces(4, 3000, 30.0, indicator="GCaMP6f", seed=2)
+    plain = tiny.infer(y.fluorescence, 30.0).spikes
+    blended = tiny.with_oasis_blend(0.5)
+    mixed = blended.infer(y.fluorescence, 30.0).spikes
+    oasis_only = tiny.with_oasis_blend(1.0)
+    pure = oasis_only.infer(y.fluorescence, 30.0).spikes
+    np.testing.assert_allclose(mixed, 0.5 * plain + 0.5 * pure, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(mixed.sum(axis=1), plain.sum(axis=1), rtol=1e-6)
+    # the OASIS end is as sparse as OASIS: most frames hold no spike
+    assert np.mean(pure > 1e-6) < 0.5 < np.mean(plain > 1e-6)

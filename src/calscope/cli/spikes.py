@@ -53,23 +53,29 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
 def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings, label: str, *,
                  model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
-                 optimize_g: bool = False) -> Any:
+                 optimize_g: bool = False, oasis_blend: Optional[float] = None) -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
-    the traces first; supervised uses ``model`` or the shipped network.
+    the traces first; supervised uses ``model`` or the shipped network. ``oasis_blend``
+    replaces the network's own OASIS weight (None: keep it).
     """
     if method == "amortized":
         from calscope.infer import amortized
 
         trained = (amortized.load(model) if model is not None
                    else _train(traces, fs, settings.amortized, label))
+        if oasis_blend is not None:
+            trained = trained.with_oasis_blend(oasis_blend)
         return trained.infer(traces, fs, n_samples=samples)
     if method == "supervised":
         from calscope.infer import supervised
 
+        network = supervised.load(model)
+        if oasis_blend is not None:
+            network = network.with_oasis_blend(oasis_blend)
         with err_console.status(f"inferring spikes of {label} …"):
-            return supervised.load(model).infer(traces, fs)
+            return network.infer(traces, fs)
     base = settings.deconv
     return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method, order=order,
                               penalty=penalty, lam=lam, baseline=base.baseline,
@@ -111,6 +117,10 @@ def deconvolve_command(
     = None,
     samples: Annotated[int, typer.Option(help="amortized: posterior spike samples to add to "
                                          ".npz output.")] = 0,
+    oasis_blend: Annotated[Optional[float], typer.Option(
+        help="amortized, supervised: weight w in [0, 1] of calscope's OASIS spikes mixed into "
+             "the network's output, (1 − w) · network + w · OASIS (default: the model's "
+             "own setting).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -129,13 +139,16 @@ def deconvolve_command(
         raise InputError(f"--samples: must be ≥ 0, got {samples}")
     if method == "oasis" and model is not None:
         raise InputError("--model belongs to --method amortized or supervised")
+    if oasis_blend is not None and (method == "oasis" or not 0 <= oasis_blend <= 1):
+        raise InputError("--oasis-blend: a weight in [0, 1] for --method amortized or "
+                         f"supervised, got {oasis_blend} with --method {method}")
     if method != "amortized" and samples:
         raise InputError("--samples belongs to --method amortized")
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
-                          optimize_g=optimize_g)
+                          optimize_g=optimize_g, oasis_blend=oasis_blend)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "

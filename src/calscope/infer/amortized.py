@@ -25,6 +25,7 @@ from calscope.deconv import Deconvolution
 from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.deconv.kinetics import ar_coefficients, kernel_roots
 from calscope.errors import InputError
+from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.generative import CalciumModel
 from calscope.infer.model_file import read_model_file
 from calscope.io.writers import atomic_open
@@ -95,8 +96,23 @@ class AmortizedModel:
         else:
             lower = np.quantile(draws, 0.05, axis=0)
             upper = np.quantile(draws, 0.95, axis=0)
-        calcium, params = self._calcium(norm, probs)
-        return _result(norm, probs, lower, upper, calcium, samples, params, fs)
+        spikes = self._blend(norm, probs, fs)
+        lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
+        calcium, params = self._calcium(norm, spikes)
+        return _result(norm, spikes, lower, upper, calcium, samples, params, fs)
+
+    def _blend(self, norm: Normalized, probs: np.ndarray, fs: float) -> np.ndarray:
+        """The posterior mean mixed with OASIS (setting ``oasis_blend``; 0: the mean alone)."""
+        weight = self.settings.oasis_blend
+        good = ~norm.bad
+        if weight == 0 or not good.any():
+            return probs
+        x = np.where(norm.mask > 0, norm.x, np.nan).astype(np.float64)[good]
+        oasis = oasis_deconvolve(x, fs, sn=np.ones(len(x)), baseline=False).spikes
+        out = probs.copy()
+        out[good] = blend_with_oasis(probs[good], np.nan_to_num(oasis), weight,
+                                     norm.mask[good] > 0)
+        return out
 
     def _posterior(self, norm: Normalized, n_samples: int,
                    generator: torch.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -144,6 +160,10 @@ class AmortizedModel:
         params.pop("bias_sigma", None)
         params.update(gain=gain, sn=norm.sn * params.pop("noise_sigma", 1.0))
         return pred * norm.sn[:, None] + norm.baseline, params
+
+    def with_oasis_blend(self, weight: float) -> AmortizedModel:
+        """This model with another ``oasis_blend`` (an inference setting; no retraining)."""
+        return with_weight(self, weight)
 
     def save(self, path: str | Path) -> Path:
         """Write the model (weights, settings, fs) to one ``.pt`` file; returns the path."""

@@ -28,6 +28,7 @@ import calscope
 from calscope import metrics
 from calscope.config import SupervisedSettings
 from calscope.errors import InputError
+from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.infer.resample import counts_to_rate, n_frames_at
@@ -94,10 +95,12 @@ class SupervisedModel:
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
-        y30, _ = to_model_rate(y, fs)
+        y30, observed = to_model_rate(y, fs)
         feats = features(y30)
         _warn_if_not_dff(feats.sn)
         out30 = self._run(feats.x)
+        out30[:, 0] = blend_with_oasis(out30[:, 0], feats.x[:, 3], self.settings.oasis_blend,
+                                       observed)
         n = y.shape[1]
         spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, n) for k in range(3))
         lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
@@ -117,6 +120,10 @@ class SupervisedModel:
             for i in range(0, x.shape[0], step):
                 out[i:i + step] = self.net(torch.from_numpy(x[i:i + step])).numpy()
         return out
+
+    def with_oasis_blend(self, weight: float) -> SupervisedModel:
+        """This model with another ``oasis_blend`` (an inference setting; no retraining)."""
+        return with_weight(self, weight)
 
     def save(self, path: str | Path) -> None:
         """Write the weights, settings and card to one ``.pt`` file (and the card beside it as
