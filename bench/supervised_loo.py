@@ -34,6 +34,7 @@ from common import RESULTS_DIR, format_table, parse_settings, quiet_warnings, wr
 
 import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
+from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
@@ -46,9 +47,11 @@ GROUPS = {
     "DS22/23": ["DS22", "DS23"], "DS24/25/26": ["DS24", "DS25", "DS26"], "DS27": ["DS27"],
     "DS28/33": ["DS28", "DS33"], "DS29": ["DS29"], "DS40/41": ["DS40", "DS41"],
 }
-#: `oasis_blend` weights scored on every fold model (inference only; the model's own is kept).
+#: `oasis_blend` weights scored on every fold model besides 0 (inference only, on one fit).
 BLENDS = (0.25, 0.5, 0.75, 1.0)
 FOLD_DIR = RESULTS_DIR / "supervised_loo"
+#: the amortized column: the default amortized model (oasis_blend 0.5), an earlier run
+AMORTIZED_REFERENCE = (RESULTS_DIR / "infer_accuracy_oasis_blend.json", "amortized-blend50")
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "supervised_loo"
 
 
@@ -111,21 +114,22 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     test = [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in held)
             for r in supervised.load_cascade_dataset(d)]
     traces = metrics.prepare_cascade(test)
+    network = model.with_oasis_blend(0.0)
     t1 = time.perf_counter()
-    preds = [_infer(model, tr) for tr in traces]
+    preds = [_infer(network, tr) for tr in traces]
     infer_s = time.perf_counter() - t1
     oasis = oasis_predictions(traces)
-    result = {
+    result = {  # "supervised", "SF4", "SF6": the network alone; "blends": with OASIS mixed in
         "group": group, "train_s": train_s, "infer_s": infer_s, "settings": overrides,
         "supervised": metrics.score_predictions(traces, preds)["per_dataset"],
         "oasis": metrics.score_predictions(traces, oasis)["per_dataset"],
         "counts": count_stats(preds, traces),
-        "SF4": spikefinder_score(model, data, "4"),
+        "SF4": spikefinder_score(network, data, "4"),
     }
     if group == "DS17":
-        result["SF6"] = spikefinder_score(model, data, "6")
+        result["SF6"] = spikefinder_score(network, data, "6")
     result["blends"] = {}
-    for weight in BLENDS:
+    for weight in sorted({*BLENDS, SupervisedSettings(**overrides).oasis_blend} - {0.0}):
         blended = model.with_oasis_blend(weight)
         result["blends"][str(weight)] = {
             "supervised": metrics.score_predictions(
@@ -134,6 +138,18 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
             **({"SF6": spikefinder_score(blended, data, "6")} if group == "DS17" else {}),
         }
     return result
+
+
+def at_weight(fold: dict, weight: str) -> dict:
+    """A fold's scores ("supervised" per dataset, "SF4", maybe "SF6") at ``oasis_blend`` weight
+    (a key of its "blends", or "0" for the network alone)."""
+    if float(weight) == 0:
+        return fold
+    return fold["blends"][str(float(weight))]
+
+
+def scores(fold: dict, weight: str) -> dict[str, float]:
+    return at_weight(fold, weight)["supervised"]
 
 
 def blend_summary(folds: dict[str, dict]) -> dict[str, Any]:
@@ -147,9 +163,6 @@ def blend_summary(folds: dict[str, dict]) -> dict[str, Any]:
         return {}
     weights = ["0", *next(iter(with_blends.values()))["blends"]]
 
-    def scores(fold: dict, w: str) -> dict[str, float]:
-        return fold["supervised"] if w == "0" else fold["blends"][w]["supervised"]
-
     def mean_r(groups: list[str], w: str) -> float:
         return float(np.mean([r for g in groups for r in scores(with_blends[g], w).values()]))
 
@@ -161,10 +174,10 @@ def blend_summary(folds: dict[str, dict]) -> dict[str, Any]:
     every = list(with_blends)
     return {
         "mean_r": {w: mean_r(every, w) for w in weights},
-        "SF4": {w: float(np.mean([f["SF4"] if w == "0" else f["blends"][w]["SF4"]
-                                  for f in with_blends.values()])) for w in weights},
-        "SF6": {w: (f["SF6"] if w == "0" else f["blends"][w]["SF6"])
-                for f in with_blends.values() if "SF6" in f for w in weights},
+        "SF4": {w: float(np.mean([at_weight(f, w)["SF4"] for f in with_blends.values()]))
+                for w in weights},
+        "SF6": {w: at_weight(f, w)["SF6"] for f in with_blends.values() if "SF6" in f
+                for w in weights},
         "chosen": chosen, "nested_per_dataset": nested,
         "nested_mean_r": float(np.mean(list(nested.values()))),
     }
@@ -200,33 +213,35 @@ def main() -> None:
         folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name)
         write_json(path, folds[group])
     amortized = {}
-    previous = RESULTS_DIR / "infer_accuracy.json"
+    previous, column = AMORTIZED_REFERENCE
     if previous.is_file():
         rows = json.loads(previous.read_text())["table"]
-        col = rows["header"].index("amortized") if "amortized" in rows["header"] else None
+        col = rows["header"].index(column) if column in rows["header"] else None
         amortized = {r[0]: r[col] for r in rows["rows"]} if col else {}
-    header = ["dataset", "supervised", "OASIS", "amortized*", "count error", "count bias"]
+    weight = str(SupervisedSettings(**overrides).oasis_blend)
+    header = ["dataset", f"supervised (oasis_blend {weight})", "network alone", "OASIS",
+              "amortized*", "count error", "count bias"]
     table = []
     for fold in folds.values():
         for ds in sorted(fold["supervised"]):
             c = fold["counts"].get(ds, {})
-            table.append([ds, fold["supervised"][ds], fold["oasis"][ds], amortized.get(ds),
-                          c.get("error"), c.get("bias")])
-    means = [float(np.mean([r[k] for r in table if r[k] is not None])) for k in (1, 2)]
-    wins = sum(r[1] > r[2] for r in table)
+            table.append([ds, scores(fold, weight)[ds], fold["supervised"][ds], fold["oasis"][ds],
+                          amortized.get(ds), c.get("error"), c.get("bias")])
+    means = [float(np.mean([r[k] for r in table])) for k in (1, 2, 3)]
+    wins = sum(r[1] > r[3] for r in table)
     table.append(["mean over datasets", *means, None, None, None])
-    sf4 = [f["SF4"] for f in folds.values()]
-    sf6 = [f["SF6"] for f in folds.values() if "SF6" in f]
+    sf4 = [at_weight(f, weight)["SF4"] for f in folds.values()]
+    sf6 = [at_weight(f, weight)["SF6"] for f in folds.values() if "SF6" in f]
     print(format_table(header, table))
-    print(f"supervised beats OASIS on {wins} of {len(table) - 1} datasets")
+    print(f"supervised (oasis_blend {weight}) beats OASIS on {wins} of {len(table) - 1} datasets")
     print(f"Spikefinder 4 (official score), fold models: mean {np.mean(sf4):.3f} "
           f"(min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
     if sf6:
         print(f"Spikefinder 6 (official score), trained without DS17: {sf6[0]:.3f}")
-    print("* amortized: from bench/results/infer_accuracy.json (an earlier run, same protocol)")
+    print(f"* amortized: column {column} of {previous.name} (an earlier run, same protocol)")
     blends = blend_summary(folds)
     if blends:
-        oasis_r = {r[0]: r[2] for r in table[:-1]}
+        oasis_r = {r[0]: r[3] for r in table[:-1]}
         nested = blends["nested_per_dataset"]
         print(format_table(["oasis_blend", "mean r", "SF4", "SF6"],
                            [[w, blends["mean_r"][w], blends["SF4"][w], blends["SF6"].get(w)]
@@ -239,9 +254,12 @@ def main() -> None:
         model.card["validation"] = {
             "protocol": "leave-one-dataset-out (groups as in bench/supervised_loo.py), "
                         "calscope's 30 Hz protocol; Spikefinder: official score at 100 Hz",
+            "oasis_blend": float(weight),
             "per_dataset_r": {r[0]: r[1] for r in table[:-1]},
-            "oasis_per_dataset_r": {r[0]: r[2] for r in table[:-1]},
-            "mean_r": means[0], "oasis_mean_r": means[1], "folds": len(folds),
+            "network_alone_per_dataset_r": {r[0]: r[2] for r in table[:-1]},
+            "oasis_per_dataset_r": {r[0]: r[3] for r in table[:-1]},
+            "mean_r": means[0], "network_alone_mean_r": means[1], "oasis_mean_r": means[2],
+            "folds": len(folds),
             "spikefinder4": float(np.mean(sf4)), "spikefinder6": sf6[0] if sf6 else None,
         }
         model.save(args.card)

@@ -80,9 +80,9 @@ class SupervisedSettings(_Stage):
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
-    oasis_blend: float = Field(0.0, ge=0, le=1, description="inference: weight w of calscope's "
+    oasis_blend: float = Field(0.5, ge=0, le=1, description="inference: weight w of calscope's "
                                "OASIS spikes (scaled to the network's count) in the output, "
-                               "(1 − w) · network + w · OASIS")
+                               "(1 − w) · network + w · OASIS (0: the network alone)")
     seed: int = 0
 
 

@@ -217,9 +217,9 @@ def test_oasis_blend_mixes_in_oasis_at_the_networks_count():
 
 def test_oasis_blend_is_an_inference_setting_of_a_trained_model(tiny):
     y = calscope.simulate.traces(4, 3000, 30.0, indicator="GCaMP6f", seed=2)
-    plain = tiny.infer(y.fluorescence, 30.0).spikes
-    blended = tiny.with_oasis_blend(0.5)
-    mixed = blended.infer(y.fluorescence, 30.0).spikes
+    plain = tiny.with_oasis_blend(0.0).infer(y.fluorescence, 30.0).spikes
+    assert tiny.settings.oasis_blend == 0.5  # the default
+    mixed = tiny.infer(y.fluorescence, 30.0).spikes
     oasis_only = tiny.with_oasis_blend(1.0)
     pure = oasis_only.infer(y.fluorescence, 30.0).spikes
     np.testing.assert_allclose(mixed, 0.5 * plain + 0.5 * pure, rtol=1e-6, atol=1e-9)
