@@ -20,6 +20,16 @@ def test_train_then_deconvolve_with_the_model(cli, traces_file, tmp_path):
         assert z["spikes"].shape == y.shape and z["samples"].shape == (3, *y.shape)
         assert np.array_equal(np.isnan(z["spikes"]), np.isnan(y))
         assert "params_tau_decay_s" in z and z["rows"].tolist() == [0, 1, 2]
+        blended = z["spikes"]
+    # --oasis-blend 0: the posterior mean alone, Bernoulli probabilities; the count is the same
+    res = cli("deconvolve", src, "--fs", 30, "--method", "amortized", "--model", model,
+              "--oasis-blend", 0, "--out", tmp_path / "p.npy")
+    assert res.exit_code == 0, res.output
+    posterior = np.load(tmp_path / "p.npy")
+    assert np.nanmax(posterior) <= 1 and not np.allclose(np.nan_to_num(posterior),
+                                                         np.nan_to_num(blended))
+    np.testing.assert_allclose(np.nansum(posterior, axis=1), np.nansum(blended, axis=1),
+                               rtol=1e-4)
 
 
 def test_deconvolve_trains_on_the_input_without_a_model(cli, traces_file, tmp_path):

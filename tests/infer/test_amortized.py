@@ -128,6 +128,17 @@ def test_the_likelihood_setting_reaches_the_model_and_its_file(tmp_path, sim, mo
     assert amortized.load(path).generative.likelihood == "gaussian"
 
 
+def test_the_oasis_blend_is_saved_and_old_files_get_the_default(tmp_path, model):
+    path = model.with_oasis_blend(0.2).save(tmp_path / "b.pt")
+    assert amortized.load(path).settings.oasis_blend == 0.2
+    payload = torch.load(path, weights_only=True)
+    del payload["settings"]["oasis_blend"]  # a file written before the setting existed
+    torch.save(payload, path)
+    assert amortized.load(path).settings.oasis_blend == 0.5
+    with pytest.raises(InputError, match="oasis_blend"):
+        model.with_oasis_blend(1.5)
+
+
 def test_bad_settings_are_input_errors(sim):
     with pytest.raises(InputError, match="estimator"):
         amortized.fit(sim.fluorescence[:1, :300], FS, estimator="nope")
