@@ -113,7 +113,9 @@ def _amortized_rows(x: np.ndarray, fs: float, settings: dict[str, Any]) -> list[
         try:
             if key not in _FITTED:
                 _FITTED[key] = amortized.fit(x, fs, **fit_settings)
-            model = _FITTED[key].with_oasis_blend(float(settings.get("oasis_blend", 0.0)))
+            model = _FITTED[key]
+            if "oasis_blend" in settings:  # else the fitted model's own (the default)
+                model = model.with_oasis_blend(float(settings["oasis_blend"]))
             return list(np.asarray(model.infer(x, fs).spikes, float))
         except Exception:  # noqa: BLE001 - a failed fit scores r = 0 on every trace, counted
             return [None] * len(x)
