@@ -12,10 +12,13 @@ class SpikeInference:
     """Spike probabilities with posterior uncertainty, for (cells, T) traces at ``fs`` Hz.
 
     Attributes:
-        spikes: (cells, T) expected spikes per frame (the Bernoulli spike probability, as a
-            frame holds at most one spike).
+        spikes: (cells, T) expected spikes per frame. With ``oasis_blend`` w > 0 (the
+            default) it is (1 − w) · the network's estimate (for the amortized method the
+            Bernoulli spike probability, as a frame holds at most one spike) + w · calscope's
+            OASIS solution rescaled to the network's count per cell.
         lower, upper: (cells, T) 5th and 95th percentiles of the posterior spike count per
-            frame (a 90% band; 0 or 1 for binary spikes).
+            frame (a 90% band; 0 or 1 for binary spikes), widened where needed to contain
+            ``spikes``.
         calcium: (cells, T) the generative model's fitted trace for the expected spikes, in
             the input's units (baseline included); None for the supervised method, which has
             no calcium model.
