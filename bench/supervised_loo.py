@@ -7,6 +7,9 @@ DS17 (GCaMP5k, Akerboom 2012, the source of Spikefinder 6) also scores Spikefind
 fold model scores Spikefinder 4 (OGB-1 retina, in no CASCADE dataset), both with the official
 rule at 100 Hz. Spike-count error and bias per dataset are reported as CASCADE does:
 per neuron |Σ pred − Σ true| / Σ true and (Σ pred − Σ true) / Σ true, median over neurons.
+Every fold model is scored as the network alone (``oasis_blend`` 0) and with calscope's OASIS
+mixed into its output at several weights (`BLENDS`, inference only); the summary's first column
+is the settings' default weight, and the weight chosen without each held-out fold is reported.
 
 Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
 and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
@@ -149,6 +152,7 @@ def at_weight(fold: dict, weight: str) -> dict:
 
 
 def scores(fold: dict, weight: str) -> dict[str, float]:
+    """A fold's r per held-out dataset at ``oasis_blend`` weight."""
     return at_weight(fold, weight)["supervised"]
 
 
