@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> None:
                              mean_spike_r(ours.result.spikes, sim.spikes, FS)])
         if "supervised" in methods:
             weight = supervised.load().settings.oasis_blend
-            for label, w in (("calscope supervised (load + infer)", weight),
-                             ("calscope supervised, oasis_blend=0", 0.0)):
-                if label.endswith("=0") and weight == 0:
-                    continue  # the default is already the network alone
+            cases = [("calscope supervised (load + infer)", weight)]
+            if weight != 0:  # else the default is already the network alone
+                cases.append(("calscope supervised, oasis_blend=0", 0.0))
+            for label, w in cases:
                 sup = time_call(lambda: supervised.load().with_oasis_blend(w).infer(y, FS),
                                 repeats=3)
                 rows.append([label, sup.median_s, n / sup.median_s,

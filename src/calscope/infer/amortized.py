@@ -107,7 +107,7 @@ class AmortizedModel:
         good = ~norm.bad
         if weight == 0 or not good.any():
             return probs
-        x = np.where(norm.mask > 0, norm.x, np.nan).astype(np.float64)[good]
+        x = norm.with_gaps()[good]
         oasis = oasis_deconvolve(x, fs, sn=np.ones(len(x)), baseline=False).spikes
         out = probs.copy()
         out[good] = blend_with_oasis(probs[good], np.nan_to_num(oasis), weight,
@@ -242,7 +242,7 @@ def _initial_model(norm: Normalized, fs: float,
     recognition network's warm-start targets; 0 where missing).
     """
     good = ~norm.bad
-    x = np.where(norm.mask > 0, norm.x, np.nan).astype(np.float64)
+    x = norm.with_gaps()
     n = x.shape[0]
     tau_d, tau_r, gain = np.full(n, 0.7), np.full(n, 0.05), np.full(n, 3.0)
     g = ar_coefficients(x[good], fs, np.ones(good.sum()), 2)

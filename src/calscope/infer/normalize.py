@@ -34,6 +34,10 @@ class Normalized:
     bad: np.ndarray
     was_1d: bool
 
+    def with_gaps(self) -> np.ndarray:
+        """(cells, T) float64 ``x`` with NaN where ``mask`` is 0 (the input to OASIS)."""
+        return np.where(self.mask > 0, self.x, np.nan).astype(np.float64)
+
 
 def _difference_floor(y: np.ndarray) -> np.ndarray:
     """(cells,) a floor for σ: half the robust σ of the frame-to-frame differences.
