@@ -13,6 +13,9 @@ is the settings' default weight, and the weight chosen without each held-out fol
 
 Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
 and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
+Each trained fold model is kept in bench/.cache/supervised_loo/<folds-dir name>/<group>.pt and
+reused (no retraining) when a fold is scored again with the same settings, e.g. after its JSON
+was removed to re-score it.
 The amortized column is read from bench/results/infer_accuracy.json (an earlier run, same
 protocol) when present.
 
@@ -104,16 +107,33 @@ def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) 
     return float(np.mean(scores))
 
 
-def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
-    root = data / "ground_truth" / "cascade"
+def fold_model(group: str, data: Path, overrides: dict,
+               cache: Path) -> tuple[supervised.SupervisedModel, float]:
+    """The fold's model trained without the group, and its training seconds: read from
+    ``cache`` when a model with the same settings is kept there, else trained and kept."""
+    name = group.replace("/", "_")
+    kept = cache / f"{name}.pt"
+    settings = SupervisedSettings(**overrides)
+    if kept.is_file():
+        model = supervised.load(kept)
+        if model.settings == settings:
+            return model, float(model.card.get("train_seconds", float("nan")))
     held = GROUPS[group]
-    t0 = time.perf_counter()
-    model = supervised.train(supervised.load_ground_truth(root, exclude=held),
-                             checkpoint=cache / f"{group.replace('/', '_')}.ckpt",
+    model = supervised.train(supervised.load_ground_truth(data / "ground_truth" / "cascade",
+                                                          exclude=held),
+                             checkpoint=cache / f"{name}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
                              **overrides)
-    train_s = time.perf_counter() - t0
+    cache.mkdir(parents=True, exist_ok=True)
+    model.save(kept)
+    return model, model.log.seconds
+
+
+def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
+    root = data / "ground_truth" / "cascade"
+    held = GROUPS[group]
+    model, train_s = fold_model(group, data, overrides, cache)
     test = [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in held)
             for r in supervised.load_cascade_dataset(d)]
     traces = metrics.prepare_cascade(test)

@@ -77,6 +77,9 @@ class SupervisedSettings(_Stage):
                                "stretched by a factor drawn log-uniformly from [1/s, s] "
                                "(faster and slower kinetics and rates; 1 = off)")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
+    cell_context: bool = Field(False, description="three more input channels, constant in time, "
+                               "that describe the whole cell (OASIS activity and peak SNR in "
+                               "noise units, decay time)")
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")

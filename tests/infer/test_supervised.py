@@ -226,3 +226,35 @@ def test_oasis_blend_is_an_inference_setting_of_a_trained_model(tiny):
     np.testing.assert_allclose(mixed.sum(axis=1), plain.sum(axis=1), rtol=1e-6)
     # the OASIS end is as sparse as OASIS: most frames hold no spike
     assert np.mean(pure > 1e-6) < 0.5 < np.mean(plain > 1e-6)
+
+
+def test_cell_context_channels_describe_the_whole_cell():
+    from calscope.infer.features import N_CHANNELS, N_CONTEXT, features
+
+    def context(**kw):
+        sim = calscope.simulate.traces(6, 6000, 30.0, seed=5, **kw)
+        x = features(sim.fluorescence, context=True).x
+        assert x.shape[1] == N_CHANNELS + N_CONTEXT
+        np.testing.assert_array_equal(x[:, N_CHANNELS:], x[:, N_CHANNELS:, :1].repeat(6000, 2))
+        np.testing.assert_array_equal(x[:, :N_CHANNELS],
+                                      features(sim.fluorescence).x)  # the rest unchanged
+        return np.median(x[:, N_CHANNELS:, 0], axis=0)  # activity, peak SNR, decay
+
+    fast, slow = context(indicator="GCaMP6f"), context(indicator="GCaMP6s")
+    assert slow[2] > fast[2] + 0.3  # GCaMP6s decays > 1.35× slower than GCaMP6f
+    busy, quiet = context(rate_hz=2.0), context(rate_hz=0.2)
+    assert busy[0] > quiet[0] + 0.3  # more OASIS activity per frame
+    loud, faint = context(snr=10.0), context(snr=2.0)
+    assert loud[1] > faint[1] + 0.3  # events rise further above the noise
+
+
+def test_a_cell_context_model_trains_saves_and_infers(cascade, tmp_path):
+    recordings = [r for p in ("DS06", "DS21") for r in _dataset(cascade, p, 4)]
+    model = supervised.train(recordings, cell_context=True,
+                             **{**TINY, "epochs": 1, "windows_per_epoch": 64})
+    model.save(tmp_path / "c.pt")
+    loaded = supervised.load(tmp_path / "c.pt")
+    assert loaded.settings.cell_context and loaded.net.inp.in_channels == 7
+    y = calscope.simulate.traces(3, 900, 30.0, seed=1).fluorescence
+    np.testing.assert_allclose(loaded.infer(y, 30.0).spikes, model.infer(y, 30.0).spikes)
+    assert not supervised.load().settings.cell_context  # the shipped model: without

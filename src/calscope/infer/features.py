@@ -20,6 +20,9 @@ MODEL_FS = 30.0
 #: Input channels: noise-normalised trace, baseline-subtracted ΔF/F, log noise σ (ΔF/F), and
 #: the OASIS spikes in noise units.
 N_CHANNELS = 4
+#: Optional per-cell context channels (constant in time, from the whole trace): OASIS activity
+#: in noise units, peak signal-to-noise ratio, and the OASIS decay time constant.
+N_CONTEXT = 3
 _CLIP_X = (-8.0, 60.0)
 _CLIP_DFF = (-3.0, 15.0)
 
@@ -29,7 +32,8 @@ class Features:
     """Network input for (cells, T) traces, resampled to :data:`MODEL_FS`.
 
     Attributes:
-        x: (cells, N_CHANNELS, T_model) float32 channels (0 on unusable rows).
+        x: (cells, channels, T_model) float32 channels (0 on unusable rows): N_CHANNELS, plus
+            N_CONTEXT with ``context``.
         bad: (cells,) bool, rows that cannot be inferred (all NaN, constant, too short).
         sn: (cells,) noise σ at the model rate (ΔF/F); NaN on bad rows.
     """
@@ -60,21 +64,29 @@ def to_model_rate(traces: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     return out, observed
 
 
-def features(traces30: np.ndarray) -> Features:
+def input_channels(context: bool) -> int:
+    """Channels of :func:`features` with or without the per-cell context channels."""
+    return N_CHANNELS + (N_CONTEXT if context else 0)
+
+
+def features(traces30: np.ndarray, context: bool = False) -> Features:
     """Input channels for (cells, T) traces already at :data:`MODEL_FS` (NaN where missing).
 
     Channels: (y − baseline) / σ, y − baseline, log σ (constant in time), with the
     foundation's slow baseline and noise σ (:func:`calscope.infer.normalize.normalize`), and
     the OASIS spikes (:func:`calscope.deconv.deconvolve` with that σ) over σ: the network
     refines a model-based solution instead of starting from nothing. All are clipped and
-    scaled to order 1 (0.2 (y − b)/σ, 4 (y − b), log σ + 3, 0.2 s/σ).
+    scaled to order 1 (0.2 (y − b)/σ, 4 (y − b), log σ + 3, 0.2 s/σ). With ``context``, three
+    channels that are constant in time describe the whole cell (:func:`_context`), so a window
+    of the network sees what kind of cell it is in: how much it fires in noise units, how far
+    its largest events rise above the noise, and how fast its calcium decays.
 
     Raises:
         InputError: not a numeric (cells, T) array, too short, or no usable row.
     """
     norm = normalize(traces30, MODEL_FS)
     cells, n = norm.x.shape
-    x = np.zeros((cells, N_CHANNELS, n), dtype=np.float32)
+    x = np.zeros((cells, input_channels(context), n), dtype=np.float32)
     good = ~norm.bad
     sn = norm.sn[good, None]
     x[good, 0] = np.clip(norm.x[good], *_CLIP_X) * 0.2
@@ -83,6 +95,33 @@ def features(traces30: np.ndarray) -> Features:
     if good.any():
         # the baseline is already removed (the same slow baseline OASIS would compute)
         level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
-        spikes = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False).spikes
-        x[good, 3] = np.clip(np.nan_to_num(spikes) / sn, 0.0, _CLIP_X[1]) * 0.2
+        solution = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False)
+        x[good, 3] = np.clip(np.nan_to_num(solution.spikes) / sn, 0.0, _CLIP_X[1]) * 0.2
+        if context:
+            x[good, N_CHANNELS:] = _context(norm.x[good], norm.mask[good] > 0,
+                                            np.nan_to_num(solution.spikes) / sn, solution.g)[..., None]
     return Features(x=x, bad=norm.bad, sn=norm.sn)
+
+
+def _context(x: np.ndarray, observed: np.ndarray, spikes: np.ndarray,
+             g: np.ndarray) -> np.ndarray:
+    """(cells, N_CONTEXT) per-cell descriptors, each scaled to order 1.
+
+    Args:
+        x: (cells, T) (y − baseline) / σ.
+        observed: (cells, T) bool.
+        spikes: (cells, T) OASIS spikes / σ.
+        g: (cells, order) OASIS AR coefficients at :data:`MODEL_FS`.
+
+    Returns:
+        log mean OASIS spikes per frame (noise units), log of the 99th percentile of ``x``, and
+        log of the decay time constant (s) from the AR polynomial's largest root.
+    """
+    frames = np.maximum(observed.sum(axis=1), 1)
+    activity = np.log(np.where(observed, spikes, 0.0).sum(axis=1) / frames + 1e-3)
+    peak = np.log1p(np.maximum(
+        [np.quantile(row[keep], 0.99) if keep.any() else 0.0 for row, keep in zip(x, observed)],
+        0.0))
+    root = np.array([np.max(np.abs(np.roots([1.0, *(-gi)]))) if gi.size else 0.0 for gi in g])
+    tau = -1.0 / (MODEL_FS * np.log(np.clip(root, 1e-3, 0.9999)))
+    return np.stack([(activity + 2.0) / 2.0, peak - 2.0, np.log(tau) + 1.0], axis=1)

@@ -29,7 +29,7 @@ from calscope import metrics
 from calscope.config import SupervisedSettings
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
-from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
+from calscope.infer.features import MODEL_FS, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.infer.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
@@ -96,7 +96,7 @@ class SupervisedModel:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
         y30, observed = to_model_rate(y, fs)
-        feats = features(y30)
+        feats = features(y30, self.settings.cell_context)
         _warn_if_not_dff(feats.sn)
         out30 = self._run(feats.x)
         out30[:, 0] = blend_with_oasis(out30[:, 0], feats.x[:, 3], self.settings.oasis_blend,
@@ -113,7 +113,7 @@ class SupervisedModel:
         return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """(cells, N_CHANNELS, T) features → (cells, 3, T) float64 network output."""
+        """(cells, channels, T) features → (cells, 3, T) float64 network output."""
         out = np.empty((x.shape[0], 3, x.shape[2]))
         step = max(1, _CHUNK_FRAMES // x.shape[2])
         with torch.inference_mode():
@@ -167,7 +167,7 @@ def load(path: str | Path | None = None) -> SupervisedModel:
     except ValidationError as error:
         raise InputError(f"{path}: its settings do not load ({error.errors()[0]['msg']}); "
                          "retrain the model with this calscope version") from None
-    net = SpikeNet(N_CHANNELS, settings.channels, settings.dilations)
+    net = SpikeNet(input_channels(settings.cell_context), settings.channels, settings.dilations)
     net.load_state_dict(payload["net"])
     net.eval()
     return SupervisedModel(net, settings, json.loads(payload["card"]))

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from calscope.config import SupervisedSettings
-from calscope.infer.features import N_CHANNELS
+from calscope.infer.features import input_channels
 from calscope.infer.spikenet import SpikeNet, supervised_loss
 from calscope.infer.training_set import TrainingTrace, augment, sample_windows
 from calscope.io.writers import atomic_open
@@ -34,7 +34,7 @@ class SupervisedLog:
 def new_network(settings: SupervisedSettings) -> SpikeNet:
     """A freshly initialised network for ``settings`` (seeded)."""
     torch.manual_seed(settings.seed)
-    return SpikeNet(N_CHANNELS, settings.channels, settings.dilations)
+    return SpikeNet(input_channels(settings.cell_context), settings.channels, settings.dilations)
 
 
 def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,

@@ -17,7 +17,7 @@ import numpy as np
 
 from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
-from calscope.infer.features import MODEL_FS, N_CHANNELS, features, to_model_rate
+from calscope.infer.features import MODEL_FS, features, to_model_rate
 from calscope.io.ground_truth import GroundTruthRecording
 from calscope.metrics import gaussian_smooth, resample_linear, spike_counts
 
@@ -44,7 +44,7 @@ class TrainingTrace:
 
 @dataclass(frozen=True)
 class Augmented:
-    """One augmented copy of a trace at the model rate: ``x`` (N_CHANNELS, T) float32,
+    """One augmented copy of a trace at the model rate: ``x`` (channels, T) float32,
     ``target`` (T,) float32 smoothed spikes per frame, ``valid`` (T,) bool."""
 
     x: np.ndarray
@@ -54,7 +54,7 @@ class Augmented:
 
 @dataclass(frozen=True)
 class Windows:
-    """A minibatch: ``x`` (n, N_CHANNELS, L) float32, ``target`` and ``valid`` (n, L)."""
+    """A minibatch: ``x`` (n, channels, L) float32, ``target`` and ``valid`` (n, L)."""
 
     x: np.ndarray
     target: np.ndarray
@@ -105,7 +105,7 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     if settings.max_stretch > 1.0:
         stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
     y_model, observed = to_model_rate(y, trace.fs * stretch)
-    feats = features(y_model)
+    feats = features(y_model, settings.cell_context)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
                           MODEL_FS)
     target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
@@ -121,7 +121,7 @@ def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
     for i, tr in enumerate(traces):
         by_dataset.setdefault(tr.dataset, {}).setdefault(tr.neuron, []).append(i)
     datasets = sorted(by_dataset)
-    x = np.zeros((n_windows, N_CHANNELS, length), dtype=np.float32)
+    x = np.zeros((n_windows, inputs[0].x.shape[0], length), dtype=np.float32)
     target = np.zeros((n_windows, length), dtype=np.float32)
     valid = np.zeros((n_windows, length), dtype=bool)
     for w in range(n_windows):
