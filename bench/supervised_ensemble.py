@@ -7,6 +7,9 @@ protocol, next to each member alone and calscope's OASIS, at several ``oasis_ble
 The blend is linear and keeps each member's count, so averaging the members' blended outputs
 is the blend of the averaged network output. Inference only: no training.
 
+Each fold's scores are written to ``<out without .json>/<group>.json`` as soon as they are done
+and reused by a later run with the same members (so a run can be split or resumed).
+
 Run: ``python bench/supervised_ensemble.py --members baseline,context
 [--groups DS09,DS17] [--out bench/results/supervised_ensemble.json]``
 """
@@ -14,6 +17,7 @@ Run: ``python bench/supervised_ensemble.py --members baseline,context
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -88,8 +92,13 @@ def main() -> None:
         if missing:
             raise SystemExit(f"fold {group}: no kept model {missing}; run supervised_loo.py "
                              "with --folds-dir bench/results/supervised_loo_exp/<experiment>")
+        kept = args.out.with_suffix("") / f"{group.replace('/', '_')}.json"
+        if kept.is_file() and json.loads(kept.read_text()).get("members") == names:
+            folds[group] = json.loads(kept.read_text())
+            continue
         print(f"fold {group}", flush=True)
         folds[group] = score_fold(group, {n: supervised.load(q) for n, q in paths.items()}, data)
+        write_json(kept, {"members": names, **folds[group]})
     columns = [*names, "ensemble"]
     summary = []
     for w in map(str, WEIGHTS):
@@ -101,7 +110,7 @@ def main() -> None:
                         *[float(np.mean([f["weights"][w][c]["SF4"] for f in folds.values()]))
                           for c in columns],
                         *[f["weights"][w][c]["SF6"] for f in folds.values()
-                          if "SF6" in f["weights"][w] for c in columns]])
+                          if "SF6" in f["weights"][w][columns[0]] for c in columns]])
         if w == "0.5":
             print(format_table(["dataset", "OASIS", *columns], rows))
     sf6 = [f"SF6 {c}" for c in columns] if "DS17" in folds else []
