@@ -27,8 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, write_json  # noqa: E402
-from supervised_loo import (CACHE_DIR, GROUPS, _infer, oasis_predictions,  # noqa: E402
-                            spikefinder_score)
+from supervised_loo import (CACHE_DIR, GROUPS, _infer, fold_file,  # noqa: E402
+                            held_out_traces, oasis_predictions, spikefinder_score)
 
 from calscope import metrics  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
@@ -52,10 +52,7 @@ class Averaged:
 
 
 def score_fold(group: str, members: dict[str, supervised.SupervisedModel], data: Path) -> dict:
-    root = data / "ground_truth" / "cascade"
-    test = [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in GROUPS[group])
-            for r in supervised.load_cascade_dataset(d)]
-    traces = metrics.prepare_cascade(test)
+    traces = held_out_traces(group, data)
     out: dict = {"oasis": metrics.score_predictions(traces, oasis_predictions(traces))
                  ["per_dataset"], "weights": {}}
     for w in WEIGHTS:
@@ -87,12 +84,12 @@ def main() -> None:
     names = args.members.split(",")
     folds = {}
     for group in args.groups.split(","):
-        paths = {n: CACHE_DIR / n / f"{group.replace('/', '_')}.pt" for n in names}
+        paths = {n: CACHE_DIR / n / f"{fold_file(group)}.pt" for n in names}
         missing = [str(q) for q in paths.values() if not q.is_file()]
         if missing:
             raise SystemExit(f"fold {group}: no kept model {missing}; run supervised_loo.py "
                              "with --folds-dir bench/results/supervised_loo_exp/<experiment>")
-        kept = args.out.with_suffix("") / f"{group.replace('/', '_')}.json"
+        kept = args.out.with_suffix("") / f"{fold_file(group)}.json"
         if kept.is_file() and json.loads(kept.read_text()).get("members") == names:
             folds[group] = json.loads(kept.read_text())
             continue

@@ -107,20 +107,32 @@ def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) 
     return float(np.mean(scores))
 
 
+def fold_file(group: str) -> str:
+    """A fold's file stem ("DS10/11" → "DS10_11")."""
+    return group.replace("/", "_")
+
+
+def held_out_traces(group: str, data: Path) -> list[metrics.ScoringTrace]:
+    """The recordings of the group's datasets on the scoring protocol's grid."""
+    root = data / "ground_truth" / "cascade"
+    return metrics.prepare_cascade(
+        [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in GROUPS[group])
+         for r in supervised.load_cascade_dataset(d)])
+
+
 def fold_model(group: str, data: Path, overrides: dict,
                cache: Path) -> tuple[supervised.SupervisedModel, float]:
     """The fold's model trained without the group, and its training seconds: read from
     ``cache`` when a model with the same settings is kept there, else trained and kept."""
-    name = group.replace("/", "_")
+    name = fold_file(group)
     kept = cache / f"{name}.pt"
     settings = SupervisedSettings(**overrides)
     if kept.is_file():
         model = supervised.load(kept)
         if model.settings == settings:
             return model, float(model.card.get("train_seconds", float("nan")))
-    held = GROUPS[group]
     model = supervised.train(supervised.load_ground_truth(data / "ground_truth" / "cascade",
-                                                          exclude=held),
+                                                          exclude=GROUPS[group]),
                              checkpoint=cache / f"{name}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
@@ -131,12 +143,8 @@ def fold_model(group: str, data: Path, overrides: dict,
 
 
 def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
-    root = data / "ground_truth" / "cascade"
-    held = GROUPS[group]
     model, train_s = fold_model(group, data, overrides, cache)
-    test = [r for d in sorted(root.iterdir()) if any(d.name.startswith(h) for h in held)
-            for r in supervised.load_cascade_dataset(d)]
-    traces = metrics.prepare_cascade(test)
+    traces = held_out_traces(group, data)
     network = model.with_oasis_blend(0.0)
     t1 = time.perf_counter()
     preds = [_infer(network, tr) for tr in traces]
@@ -229,7 +237,7 @@ def main() -> None:
         args.out = args.folds_dir.with_suffix(".json")
     folds = {}
     for group in args.groups.split(","):
-        path = args.folds_dir / f"{group.replace('/', '_')}.json"
+        path = args.folds_dir / f"{fold_file(group)}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings") == overrides:
             folds[group] = json.loads(path.read_text())
             continue

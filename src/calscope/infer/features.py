@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calscope.deconv import deconvolve
+from calscope.deconv.kinetics import kernel_roots
 from calscope.infer.normalize import normalize
 from calscope.infer.resample import bridge_nan, n_frames_at, resample
 
@@ -96,10 +97,11 @@ def features(traces30: np.ndarray, context: bool = False) -> Features:
         # the baseline is already removed (the same slow baseline OASIS would compute)
         level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
         solution = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False)
-        x[good, 3] = np.clip(np.nan_to_num(solution.spikes) / sn, 0.0, _CLIP_X[1]) * 0.2
+        spikes = np.nan_to_num(solution.spikes) / sn
+        x[good, 3] = np.clip(spikes, 0.0, _CLIP_X[1]) * 0.2
         if context:
-            x[good, N_CHANNELS:] = _context(norm.x[good], norm.mask[good] > 0,
-                                            np.nan_to_num(solution.spikes) / sn, solution.g)[..., None]
+            x[good, N_CHANNELS:] = _context(norm.x[good], norm.mask[good] > 0, spikes,
+                                            solution.g)[..., None]
     return Features(x=x, bad=norm.bad, sn=norm.sn)
 
 
@@ -115,13 +117,14 @@ def _context(x: np.ndarray, observed: np.ndarray, spikes: np.ndarray,
 
     Returns:
         log mean OASIS spikes per frame (noise units), log of the 99th percentile of ``x``, and
-        log of the decay time constant (s) from the AR polynomial's largest root.
+        log of the decay time constant (s) from the AR kernel's decay root
+        (:func:`calscope.deconv.kinetics.kernel_roots`).
     """
     frames = np.maximum(observed.sum(axis=1), 1)
     activity = np.log(np.where(observed, spikes, 0.0).sum(axis=1) / frames + 1e-3)
     peak = np.log1p(np.maximum(
         [np.quantile(row[keep], 0.99) if keep.any() else 0.0 for row, keep in zip(x, observed)],
         0.0))
-    root = np.array([np.max(np.abs(np.roots([1.0, *(-gi)]))) if gi.size else 0.0 for gi in g])
-    tau = -1.0 / (MODEL_FS * np.log(np.clip(root, 1e-3, 0.9999)))
+    decay, _, _ = kernel_roots(g)
+    tau = -1.0 / (MODEL_FS * np.log(np.clip(decay, 1e-3, 0.9999)))
     return np.stack([(activity + 2.0) / 2.0, peak - 2.0, np.log(tau) + 1.0], axis=1)
