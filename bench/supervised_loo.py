@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
+from calscope.infer.resample import counts_to_rate, resample  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 
@@ -55,6 +57,8 @@ GROUPS = {
 }
 #: `oasis_blend` weights scored on every fold model besides 0 (inference only, on one fit).
 BLENDS = (0.25, 0.5, 0.75, 1.0)
+#: every fold is also scored on its held-out recordings downsampled to this rate (frame averages)
+LOW_RATE_HZ = 7.5
 FOLD_DIR = RESULTS_DIR / "supervised_loo"
 #: the amortized column: the default amortized model (oasis_blend 0.5), an earlier run
 AMORTIZED_REFERENCE = (RESULTS_DIR / "infer_accuracy_oasis_blend.json", "amortized-blend50")
@@ -105,6 +109,34 @@ def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) 
         pred = model.infer(rec.dff, 100.0).spikes
         scores.append(metrics.spikefinder_correlation(np.nan_to_num(pred), truth))
     return float(np.mean(scores))
+
+
+def low_rate_scores(model: supervised.SupervisedModel,
+                    traces: list[metrics.ScoringTrace]) -> dict[str, dict[str, float]]:
+    """r per dataset with the recordings downsampled to `LOW_RATE_HZ` by frame averages (a
+    slower scan of the same cells): inferred at that rate, the spikes spread back onto the
+    protocol's grid and scored against its truth. The network alone ("0"), the model's own
+    blend weight, and calscope's OASIS at the same rate."""
+    low = [resample(tr.dff, tr.fs, LOW_RATE_HZ) for tr in traces]
+
+    def back(spikes: np.ndarray | None, tr: metrics.ScoringTrace) -> np.ndarray | None:
+        return None if spikes is None else counts_to_rate(np.nan_to_num(spikes), LOW_RATE_HZ,
+                                                          tr.fs, tr.dff.size)
+
+    out = {}
+    for w in sorted({0.0, model.settings.oasis_blend}):
+        net = model.with_oasis_blend(w)
+        preds = []
+        for y, tr in zip(low, traces):
+            try:
+                preds.append(back(net.infer(y, LOW_RATE_HZ).spikes, tr))
+            except calscope.InputError:
+                preds.append(None)
+        out[str(w)] = metrics.score_predictions(traces, preds)["per_dataset"]
+    oasis = oasis_predictions([replace(tr, dff=y, fs=LOW_RATE_HZ) for y, tr in zip(low, traces)])
+    out["oasis"] = metrics.score_predictions(
+        traces, [back(o, tr) for o, tr in zip(oasis, traces)])["per_dataset"]
+    return out
 
 
 def fold_file(group: str) -> str:
@@ -159,6 +191,7 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     }
     if group == "DS17":
         result["SF6"] = spikefinder_score(network, data, "6")
+    result["low_rate"] = low_rate_scores(model, traces)
     result["blends"] = {}
     for weight in sorted({*BLENDS, SupervisedSettings(**overrides).oasis_blend} - {0.0}):
         blended = model.with_oasis_blend(weight)
@@ -240,6 +273,10 @@ def main() -> None:
         path = args.folds_dir / f"{fold_file(group)}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings") == overrides:
             folds[group] = json.loads(path.read_text())
+            if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
+                model, _ = fold_model(group, data, overrides, CACHE_DIR / args.folds_dir.name)
+                folds[group]["low_rate"] = low_rate_scores(model, held_out_traces(group, data))
+                write_json(path, folds[group])
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
         folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name)
@@ -281,6 +318,17 @@ def main() -> None:
         print(f"weight chosen without each fold: mean r {blends['nested_mean_r']:.3f}, better "
               f"than OASIS on {sum(nested[d] > oasis_r[d] for d in nested)} of {len(nested)}; "
               f"chosen {sorted(set(blends['chosen'].values()))}")
+    low = [f["low_rate"] for f in folds.values() if "low_rate" in f]
+    if low:
+        cols = ["0.0", weight, "oasis"] if weight != "0.0" else ["0.0", "oasis"]
+        rows = [[ds, *[f[c][ds] for c in cols]] for f in low for ds in sorted(f["oasis"])]
+        r = np.array([row[1:] for row in rows])
+        rows.append(["mean over datasets", *r.mean(0)])
+        rows.append(["better than OASIS", *[int((r[:, k] > r[:, -1]).sum())
+                                             for k in range(len(cols) - 1)], None])
+        print(f"held-out recordings downsampled to {LOW_RATE_HZ:g} Hz:")
+        print(format_table(["dataset", *[f"oasis_blend {c}" for c in cols[:-1]], "OASIS"],
+                           rows))
     if args.card is not None:
         model = supervised.load(args.card)
         model.card["validation"] = {

@@ -195,6 +195,40 @@ def test_stretch_augmentation_scales_time_and_keeps_every_spike():
     assert 0.5 - 0.02 <= min(stretches) < 0.9 and 1.1 < max(stretches) <= 2.0 + 0.02
 
 
+def test_low_rate_copies_average_frames_and_keep_every_spike():
+    from calscope.infer.simulated_truth import simulated_recordings
+    from calscope.infer.training_set import TrainingTrace, at_lower_rate, augment
+
+    rng = np.random.default_rng(5)
+    noise = TrainingTrace("n", "n", rng.standard_normal(60 * 120) * 0.1, 60.0, 0.1, np.zeros(0))
+    for _ in range(5):
+        y, rate, sigma = at_lower_rate(noise, rng, 5.0)
+        assert 5.0 <= rate <= 30.0
+        assert y.size == pytest.approx(120 * rate, abs=2)
+        assert np.std(y) == pytest.approx(sigma, rel=0.15)  # white noise averaged down
+        assert sigma == pytest.approx(0.1 * np.sqrt(rate / 60.0))
+    slow = TrainingTrace("s", "s", noise.dff[:600], 5.0, 0.1, np.zeros(0))
+    assert at_lower_rate(slow, rng, 5.0)[1] == 5.0
+    gap = noise.dff.copy()
+    gap[1000:2000] = np.nan
+    y, rate, _ = at_lower_rate(TrainingTrace("g", "g", gap, 60.0, 0.1, np.zeros(0)), rng, 5.0)
+    assert np.isnan(y[int(1100 * rate / 60):int(1900 * rate / 60)]).all()
+    assert np.isfinite(y[: int(900 * rate / 60)]).all()
+
+    trace = [t for t in training_traces(simulated_recordings(0.5, seed=4)) if t.fs == 60.0][0]
+    settings = SupervisedSettings(clean_fraction=1.0, low_rate_fraction=1.0, min_rate_hz=6.0)
+    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0))
+    roughness = []
+    for _ in range(4):
+        copy = augment(trace, rng, settings)
+        # the last slow frame ends at most 1 / 6 s (5 model frames) before the recording's end
+        assert plain.target.size - 6 <= copy.target.size <= plain.target.size
+        assert copy.target.sum() == pytest.approx(trace.spike_s.size, rel=0.05, abs=2)
+        roughness.append(np.mean(np.abs(np.diff(copy.x[1][copy.valid]))))
+    # frame averages at < 30 Hz, brought back to 30 Hz: a smoother input than the 60 Hz copy
+    assert max(roughness) < np.mean(np.abs(np.diff(plain.x[1][plain.valid])))
+
+
 def test_oasis_blend_mixes_in_oasis_at_the_networks_count():
     rng = np.random.default_rng(3)
     net = rng.random((3, 200))

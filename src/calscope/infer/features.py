@@ -14,7 +14,7 @@ import numpy as np
 from calscope.deconv import deconvolve
 from calscope.deconv.kinetics import kernel_roots
 from calscope.infer.normalize import normalize
-from calscope.infer.resample import bridge_nan, n_frames_at, resample
+from calscope.infer.resample import resample_with_gaps
 
 #: The supervised network's frame rate (Hz).
 MODEL_FS = 30.0
@@ -47,22 +47,13 @@ class Features:
 def to_model_rate(traces: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Resample (cells, T) traces with NaN gaps to :data:`MODEL_FS`.
 
-    NaN runs are bridged linearly before resampling; a model frame counts as observed when more
-    than half of what it averages was observed.
+    See :func:`calscope.infer.resample.resample_with_gaps`.
 
     Returns:
         ``(y, observed)``: (cells, T_model) float64 with NaN on unobserved frames, and the bool
         mask of observed frames.
     """
-    y = np.array(traces, dtype=np.float64, ndmin=2)
-    finite = np.isfinite(y)
-    if fs == MODEL_FS:
-        return y, finite
-    n_out = n_frames_at(y.shape[-1], fs, MODEL_FS)
-    observed = resample(finite.astype(np.float64), fs, MODEL_FS, n_out) > 0.5
-    out = resample(bridge_nan(y), fs, MODEL_FS, n_out)
-    out[~observed] = np.nan
-    return out, observed
+    return resample_with_gaps(traces, fs, MODEL_FS)
 
 
 def input_channels(context: bool) -> int:

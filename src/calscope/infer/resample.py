@@ -109,3 +109,25 @@ def bridge_nan(y: np.ndarray) -> np.ndarray:
         elif bad.any():
             row[bad] = np.interp(idx[bad], idx[~bad], row[~bad])
     return out
+
+
+def resample_with_gaps(y: np.ndarray, fs_in: float, fs_out: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`resample` (cells, T) traces that have NaN gaps.
+
+    NaN runs are bridged linearly before resampling; an output frame counts as observed when
+    more than half of what it averages was observed.
+
+    Returns:
+        ``(y_out, observed)``: (cells, T_out) float64 with NaN on unobserved frames, and the
+        bool mask of observed frames.
+    """
+    rows = np.array(y, dtype=np.float64, ndmin=2)
+    finite = np.isfinite(rows)
+    if fs_in == fs_out:
+        return rows, finite
+    n_out = n_frames_at(rows.shape[-1], fs_in, fs_out)
+    observed = resample(finite.astype(np.float64), fs_in, fs_out, n_out) > 0.5
+    out = resample(bridge_nan(rows), fs_in, fs_out, n_out)
+    out[~observed] = np.nan
+    return out, observed

@@ -18,6 +18,7 @@ import numpy as np
 from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.infer.features import MODEL_FS, features, to_model_rate
+from calscope.infer.resample import resample_with_gaps
 from calscope.io.ground_truth import GroundTruthRecording
 from calscope.metrics import gaussian_smooth, resample_linear, spike_counts
 
@@ -90,26 +91,51 @@ def match_noise(y: np.ndarray, sigma: float, target_sigma: float,
 
 def augment(trace: TrainingTrace, rng: np.random.Generator, settings: SupervisedSettings
             ) -> Augmented:
-    """One augmented copy of ``trace`` at the model rate: with probability
-    ``1 − clean_fraction`` its noise σ is raised by a factor drawn log-uniformly from
-    [1, ``max_noise_factor``], with white noise at the trace's own frame rate, before resampling.
-    With ``max_stretch`` > 1 the copy is also read as if recorded at k × its frame rate, k drawn
-    log-uniformly from [1/``max_stretch``, ``max_stretch``]: its kinetics run k× faster and
-    its spikes come k× denser, as for indicators and cells not in the training data.
+    """One augmented copy of ``trace`` at the model rate.
+
+    - With probability ``low_rate_fraction`` the copy is first recorded again at a lower frame
+      rate (:func:`at_lower_rate`), as a slower scan of the same cell would record it.
+    - With probability ``1 − clean_fraction`` its noise σ is raised by a factor drawn
+      log-uniformly from [1, ``max_noise_factor``], with white noise at the copy's frame rate,
+      before resampling.
+    - With ``max_stretch`` > 1 the copy is also read as if recorded at k × its frame rate, k
+      drawn log-uniformly from [1/``max_stretch``, ``max_stretch``]: its kinetics run k× faster
+      and its spikes come k× denser, as for indicators and cells not in the training data.
     """
-    y = trace.dff
+    y, fs, sigma = trace.dff, trace.fs, trace.sigma
+    if rng.random() < settings.low_rate_fraction:
+        y, fs, sigma = at_lower_rate(trace, rng, settings.min_rate_hz)
     if rng.random() >= settings.clean_fraction:
         factor = np.exp(rng.uniform(0.0, np.log(settings.max_noise_factor)))
-        y = match_noise(y, trace.sigma, trace.sigma * factor, rng)
+        y = match_noise(y, sigma, sigma * factor, rng)
     stretch = 1.0
     if settings.max_stretch > 1.0:
         stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
-    y_model, observed = to_model_rate(y, trace.fs * stretch)
+    y_model, observed = to_model_rate(y, fs * stretch)
     feats = features(y_model, settings.cell_context)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
                           MODEL_FS)
     target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
+
+
+def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: float
+                  ) -> tuple[np.ndarray, float, float]:
+    """The trace as recorded at a rate r drawn log-uniformly from [``min_rate_hz``, min(its
+    rate, :data:`MODEL_FS`)]: each new frame averages the old frames it spans
+    (:func:`calscope.infer.resample.resample_with_gaps`), so white noise falls to
+    σ · sqrt(r / fs). A trace already at or below ``min_rate_hz`` is returned unchanged.
+
+    Returns:
+        ``(dff, r, sigma)``: (T_r,) ΔF/F at r Hz (NaN where not recorded), r (Hz), and its
+        noise σ (ΔF/F).
+    """
+    top = min(trace.fs, MODEL_FS)
+    if top <= min_rate_hz:
+        return trace.dff, trace.fs, trace.sigma
+    rate = float(np.exp(rng.uniform(np.log(min_rate_hz), np.log(top))))
+    y, _ = resample_with_gaps(trace.dff, trace.fs, rate)
+    return y[0], rate, trace.sigma * float(np.sqrt(rate / trace.fs))
 
 
 def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
