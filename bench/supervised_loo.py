@@ -342,6 +342,12 @@ def main() -> None:
             "folds": len(folds),
             "spikefinder4": float(np.mean(sf4)), "spikefinder6": sf6[0] if sf6 else None,
         }
+        if low:
+            model.card["validation"]["downsampled"] = {
+                "rate_hz": LOW_RATE_HZ,
+                "per_dataset_r": {ds: f[weight][ds] for f in low for ds in f["oasis"]},
+                "oasis_per_dataset_r": {ds: f["oasis"][ds] for f in low for ds in f["oasis"]},
+            }
         model.save(args.card)
         print(f"updated the card of {args.card}")
     write_json(args.out, {"table": {"header": header, "rows": table}, "wins": wins,

@@ -76,7 +76,7 @@ class SupervisedSettings(_Stage):
     max_stretch: float = Field(1.0, ge=1, description="time axis of each training copy "
                                "stretched by a factor drawn log-uniformly from [1/s, s] "
                                "(faster and slower kinetics and rates; 1 = off)")
-    low_rate_fraction: float = Field(0.0, ge=0, le=1, description="training copies first "
+    low_rate_fraction: float = Field(0.3, ge=0, le=1, description="training copies first "
                                      "downsampled to a lower frame rate (frame averages), as "
                                      "recorded by a slower scan (0 = off)")
     min_rate_hz: float = Field(5.0, gt=0, description="lowest frame rate of those copies (Hz): "

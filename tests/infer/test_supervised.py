@@ -115,9 +115,12 @@ def test_infer_keeps_shapes_rates_and_the_nan_rule(tiny, cascade):
     one = tiny.infer(y30, 30.0)
     assert one.spikes.shape == y30.shape
     np.testing.assert_allclose(one.spikes, res.spikes[0], atol=1e-5)
-    # the same recording at 100 Hz gives the same expected number of spikes
+    # the same recording at 100 Hz gives the shipped model the same expected number of spikes
+    # (a model trained for seconds is too crude for this: ±16%)
     y100 = np.interp(np.arange(10_000) / 100.0, np.arange(3000) / 30.0, y30)
-    assert np.nansum(tiny.infer(y100, 100.0).spikes) == pytest.approx(one.spikes.sum(), rel=0.15)
+    shipped = supervised.load()
+    assert np.nansum(shipped.infer(y100, 100.0).spikes) == pytest.approx(
+        shipped.infer(y30, 30.0).spikes.sum(), rel=0.1)
 
 
 def test_dispatch_runs_the_supervised_method(tiny):
@@ -176,6 +179,20 @@ def test_a_model_file_of_another_format_version_is_refused(tiny, tmp_path):
     torch.save(payload, path)
     with pytest.raises(InputError, match="format version"):
         supervised.load(path)
+
+
+def test_a_model_file_from_before_the_low_rate_setting_says_it_was_trained_without_it(
+        tiny, tmp_path):
+    import torch
+
+    path = tmp_path / "before.pt"
+    tiny.save(path)
+    payload = torch.load(path, weights_only=True)
+    assert payload["settings"]["low_rate_fraction"] == 0.3
+    del payload["settings"]["low_rate_fraction"], payload["settings"]["min_rate_hz"]
+    torch.save(payload, path)
+    assert supervised.load(path).settings.low_rate_fraction == 0.0
+    assert supervised.load().settings.low_rate_fraction == 0.3  # the shipped model has it
 
 
 def test_stretch_augmentation_scales_time_and_keeps_every_spike():

@@ -163,7 +163,9 @@ def load(path: str | Path | None = None) -> SupervisedModel:
                          f"this calscope reads version {FORMAT_VERSION} ; "
                          "retrain the model with this calscope version")
     try:
-        settings = SupervisedSettings.model_validate(payload["settings"])
+        # files written before the low-rate augmentation existed were trained without it
+        settings = SupervisedSettings.model_validate({"low_rate_fraction": 0.0,
+                                                      **payload["settings"]})
     except ValidationError as error:
         raise InputError(f"{path}: its settings do not load ({error.errors()[0]['msg']}); "
                          "retrain the model with this calscope version") from None
