@@ -10,6 +10,8 @@ per neuron |Σ pred − Σ true| / Σ true and (Σ pred − Σ true) / Σ true, 
 Every fold model is scored as the network alone (``oasis_blend`` 0) and with calscope's OASIS
 mixed into its output at several weights (`BLENDS`, inference only); the summary's first column
 is the settings' default weight, and the weight chosen without each held-out fold is reported.
+Every fold is also scored with its held-out recordings downsampled to `LOW_RATE_HZ` (7.5 Hz)
+by frame averages, next to calscope's OASIS at that rate (`low_rate_scores`).
 
 Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
 and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
