@@ -117,27 +117,20 @@ def low_rate_scores(model: supervised.SupervisedModel,
                     traces: list[metrics.ScoringTrace]) -> dict[str, dict[str, float]]:
     """r per dataset with the recordings downsampled to `LOW_RATE_HZ` by frame averages (a
     slower scan of the same cells): inferred at that rate, the spikes spread back onto the
-    protocol's grid and scored against its truth. The network alone ("0"), the model's own
+    protocol's grid and scored against its truth. The network alone ("0.0"), the model's own
     blend weight, and calscope's OASIS at the same rate."""
-    low = [resample(tr.dff, tr.fs, LOW_RATE_HZ) for tr in traces]
+    low = [replace(tr, dff=resample(tr.dff, tr.fs, LOW_RATE_HZ), fs=LOW_RATE_HZ)
+           for tr in traces]  # only dff and fs are read from these
 
-    def back(spikes: np.ndarray | None, tr: metrics.ScoringTrace) -> np.ndarray | None:
-        return None if spikes is None else counts_to_rate(np.nan_to_num(spikes), LOW_RATE_HZ,
-                                                          tr.fs, tr.dff.size)
+    def scored(spikes: list[np.ndarray | None]) -> dict[str, float]:
+        back = [None if s is None else counts_to_rate(np.nan_to_num(s), LOW_RATE_HZ, tr.fs,
+                                                      tr.dff.size)
+                for s, tr in zip(spikes, traces)]
+        return metrics.score_predictions(traces, back)["per_dataset"]
 
-    out = {}
-    for w in sorted({0.0, model.settings.oasis_blend}):
-        net = model.with_oasis_blend(w)
-        preds = []
-        for y, tr in zip(low, traces):
-            try:
-                preds.append(back(net.infer(y, LOW_RATE_HZ).spikes, tr))
-            except calscope.InputError:
-                preds.append(None)
-        out[str(w)] = metrics.score_predictions(traces, preds)["per_dataset"]
-    oasis = oasis_predictions([replace(tr, dff=y, fs=LOW_RATE_HZ) for y, tr in zip(low, traces)])
-    out["oasis"] = metrics.score_predictions(
-        traces, [back(o, tr) for o, tr in zip(oasis, traces)])["per_dataset"]
+    out = {str(w): scored([_infer(model.with_oasis_blend(w), lt) for lt in low])
+           for w in sorted({0.0, model.settings.oasis_blend})}
+    out["oasis"] = scored(oasis_predictions(low))
     return out
 
 

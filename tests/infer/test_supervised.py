@@ -201,7 +201,8 @@ def test_stretch_augmentation_scales_time_and_keeps_every_spike():
 
     trace = training_traces(simulated_recordings(0.5, seed=4)[:1])[0]
     rng = np.random.default_rng(0)
-    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0))
+    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0,
+                                                   low_rate_fraction=0.0))
     assert plain.target.sum() == pytest.approx(trace.spike_s.size, rel=0.05, abs=2)
     stretches = []
     for _ in range(20):
@@ -234,7 +235,8 @@ def test_low_rate_copies_average_frames_and_keep_every_spike():
 
     trace = [t for t in training_traces(simulated_recordings(0.5, seed=4)) if t.fs == 60.0][0]
     settings = SupervisedSettings(clean_fraction=1.0, low_rate_fraction=1.0, min_rate_hz=6.0)
-    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0))
+    plain = augment(trace, rng, SupervisedSettings(clean_fraction=1.0,
+                                                   low_rate_fraction=0.0))
     roughness = []
     for _ in range(4):
         copy = augment(trace, rng, settings)
