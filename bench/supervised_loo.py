@@ -45,7 +45,7 @@ import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
-from calscope.infer.resample import counts_to_rate, resample  # noqa: E402
+from calscope.deconv.resample import counts_to_rate, resample  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 

@@ -28,8 +28,8 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             "supervised" (a network trained on real ground truth,
             `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
-            baseline, s_min, optimize_g. Amortized: model, n_samples, seed, progress and any
-            `calscope.config.AmortizedSettings` field. Supervised: model, oasis_blend.
+            baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed, progress and any
+            `calscope.config.AmortizedSettings` field. Supervised: model, oasis_blend, native_fs.
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -55,13 +55,14 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
 
         model = settings.pop("model", None)
         weight = settings.pop("oasis_blend", None)
+        native_fs = settings.pop("native_fs", None)
         if settings:
-            raise InputError("method='supervised' takes only model= and oasis_blend=, got "
-                             f"{sorted(settings)}")
+            raise InputError("method='supervised' takes only model=, oasis_blend= and "
+                             f"native_fs=, got {sorted(settings)}")
         if not isinstance(model, supervised.SupervisedModel):
             model = supervised.load(model)
         if weight is not None:
             model = model.with_oasis_blend(float(weight))
-        return model.infer(traces, fs)
+        return model.infer(traces, fs, native_fs=native_fs)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

@@ -127,7 +127,7 @@ def test_dispatch_runs_the_supervised_method(tiny):
     y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)
     assert res.spikes.shape == y.shape
-    with pytest.raises(InputError, match="only model"):
+    with pytest.raises(InputError, match="only model=, oasis_blend= and native_fs="):
         calscope.deconvolve(y, 30.0, method="supervised", model=tiny, order=2)
 
 
@@ -311,3 +311,34 @@ def test_a_cell_context_model_trains_saves_and_infers(cascade, tmp_path):
     y = calscope.simulate.traces(3, 900, 30.0, seed=1).fluorescence
     np.testing.assert_allclose(loaded.infer(y, 30.0).spikes, model.infer(y, 30.0).spikes)
     assert not supervised.load().settings.cell_context  # the shipped model: without
+
+
+def test_spikefinder_4_is_inferred_with_oasis_at_its_recorded_rate(shared_data):
+    """Spikefinder 4 holds 7.8 Hz recordings interpolated to 100 Hz (and was never trained
+    on): the OASIS solution blended in is solved at 7.8 Hz, which lifts r from 0.26 to 0.44."""
+    from calscope.io.ground_truth import load_spikefinder
+
+    shipped = supervised.load()
+    scores = {"detected": [], "at 100 Hz": []}
+    for rec in load_spikefinder(shared_data / "ground_truth" / "spikefinder", "4"):
+        truth = np.histogram(rec.spike_times, bins=np.arange(rec.dff.size + 1) / 100.0)[0]
+        detected = shipped.infer(rec.dff, 100.0)
+        assert detected.native_fs == pytest.approx(7.8125, rel=0.01)
+        for key, res in (("detected", detected),
+                         ("at 100 Hz", shipped.infer(rec.dff, 100.0, native_fs=100.0))):
+            scores[key].append(metrics.spikefinder_correlation(np.nan_to_num(res.spikes), truth))
+    mean = {k: float(np.mean(v)) for k, v in scores.items()}
+    assert mean["detected"] > mean["at 100 Hz"] + 0.1, mean
+    assert mean["detected"] > 0.4, mean
+
+
+def test_native_fs_is_checked(tiny):
+    y = calscope.simulate.traces(1, 900, 30.0, seed=1).fluorescence
+    assert tiny.infer(y, 30.0).native_fs == 30.0
+    assert tiny.infer(y, 30.0, native_fs=15.0).native_fs == 15.0
+    with pytest.raises(InputError, match="native_fs"):
+        tiny.infer(y, 30.0, native_fs=60.0)
+    with pytest.raises(InputError, match="native_fs"):
+        tiny.infer(y, 30.0, native_fs=1.0)
+    res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny, native_fs=15.0)
+    assert res.native_fs == 15.0

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from calscope.cli.common import app, epoch_progress, err_console, friendly, settings_from
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
+from calscope.deconv.bandwidth import native_rate
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
 from calscope.io.traces import read_traces
@@ -27,11 +28,15 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
     """Deconvolve (cells, T) traces in chunks of cells, with a progress bar on stderr.
 
     Unusable rows are reported here, numbered in the whole input, and left out of the chunks
-    (their output is NaN), so no chunk can consist of them alone.
+    (their output is NaN), so no chunk can consist of them alone. The native rate (unless
+    ``native_fs`` is given) is detected once, on the whole input, so every chunk is solved at
+    the same rate.
     """
     bad = check_usable(traces, "the input")
     warn_unusable_rows(bad)
     rows = np.flatnonzero(~bad)
+    if kwargs.get("native_fs") is None:
+        kwargs["native_fs"] = native_rate(traces[rows], fs)
     parts = []
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
@@ -43,23 +48,27 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
             progress.advance(task, len(chunk))
     fields = {}
     for name in Deconvolution.__dataclass_fields__:
-        if name != "fs":
+        if name not in ("fs", "native_fs"):
             solved = np.concatenate([getattr(p, name) for p in parts])
             fields[name] = np.full((len(traces), *solved.shape[1:]), np.nan)
             fields[name][rows] = solved
-    return Deconvolution(fs=fs, **fields)
+    return Deconvolution(fs=fs, native_fs=parts[0].native_fs, **fields)
 
 
 def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings, label: str, *,
                  model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
-                 optimize_g: bool = False, oasis_blend: Optional[float] = None) -> Any:
+                 optimize_g: bool = False, oasis_blend: Optional[float] = None,
+                 native_fs: Optional[float] = None) -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network. ``oasis_blend``
-    replaces the network's own OASIS weight (None: keep it).
+    replaces the network's own OASIS weight (None: keep it). ``native_fs`` (oasis,
+    supervised) is the rate the traces were recorded at (None: detected).
     """
+    if native_fs is not None and method == "amortized":
+        raise InputError("--native-fs belongs to --method oasis or supervised")
     if method == "amortized":
         from calscope.infer import amortized
 
@@ -75,12 +84,12 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
         with err_console.status(f"inferring spikes of {label} …"):
-            return network.infer(traces, fs)
+            return network.infer(traces, fs, native_fs=native_fs)
     base = settings.deconv
     return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method, order=order,
                               penalty=penalty, lam=lam, baseline=base.baseline,
                               baseline_window_s=base.baseline_window_s,
-                              optimize_g=optimize_g or base.optimize_g)
+                              optimize_g=optimize_g or base.optimize_g, native_fs=native_fs)
 
 
 @app.command("deconvolve")
@@ -121,6 +130,10 @@ def deconvolve_command(
         help="amortized, supervised: weight w in [0, 1] of calscope's OASIS spikes mixed into "
              "the network's output, (1 − w) · network + w · OASIS (default: the model's "
              "own setting).")] = None,
+    native_fs: Annotated[Optional[float], typer.Option(
+        help="oasis, supervised: the rate (Hz) the traces were recorded at, when they were "
+             "resampled up to --fs (default: detected from their spectrum; pass the --fs "
+             "value to turn detection off).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -148,7 +161,11 @@ def deconvolve_command(
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
-                          optimize_g=optimize_g, oasis_blend=oasis_blend)
+                          optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs)
+    if result.native_fs is not None and result.native_fs < data.fs:
+        err_console.print(f"the traces carry nothing above {result.native_fs / 2:.3g} Hz: "
+                          f"treated as recorded at {result.native_fs:.3g} Hz and resampled up "
+                          "(--native-fs sets this rate)", highlight=False)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "

@@ -6,14 +6,16 @@ from typing import Literal
 
 import numpy as np
 
+from calscope.deconv.bandwidth import native_rate
 from calscope.deconv.baseline import baseline_guess, slow_baseline
 from calscope.deconv.gfit import fit_decay
-from calscope.deconv.kinetics import ar_coefficients, kernel_roots
+from calscope.deconv.kinetics import ar_at_rate, ar_coefficients, kernel_roots
 from calscope.deconv.noise import noise_sigma
 from calscope.deconv.oasis import solve_matrix
+from calscope.deconv.resample import bridge_nan, counts_to_rate, resample, resample_with_gaps
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
-from calscope.validation import checked_traces
+from calscope.validation import check_fs, checked_traces, unusable_rows, warn_unusable_rows
 
 G_FIT_ROUNDS = 2  # optimize_g: fit the decay on the support, re-solve; twice
 
@@ -23,7 +25,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
                sn: np.ndarray | float | None = None, lam: np.ndarray | float | None = None,
                baseline: bool | float | Literal["constant"] = True,
                baseline_window_s: float = 20.0, s_min: float | None = None,
-               optimize_g: bool = False) -> Deconvolution:
+               optimize_g: bool = False, native_fs: float | None = None) -> Deconvolution:
     """Infer calcium and spikes from fluorescence traces by OASIS.
 
     By default (``lam=None``) each cell's sparsity penalty λ is found by the noise constraint
@@ -50,14 +52,21 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
             solve again (`calscope.deconv.gfit`, 2 rounds). Off by default: it fits the
             calcium better, but lowered the spike correlation on the real ground truth
             (docs/deconvolution.md).
+        native_fs: the rate (Hz, ≤ fs) the traces were recorded at, when they were resampled
+            up to ``fs`` (e.g. the Spikefinder files: 7.8 Hz recordings at 100 Hz). The problem
+            is then solved at that rate, where the noise is white, and mapped back to ``fs``
+            (spikes keeping their totals). None (default) detects it from the power spectrum
+            (`calscope.deconv.bandwidth.native_rate`: ``fs`` unless the spectrum has the cliff
+            that interpolation leaves); pass ``fs`` to turn detection off. ``sn``, ``lam`` and
+            ``s_min`` are at the native rate (``g`` is given and returned at ``fs``).
 
     Returns:
         `Deconvolution` with calcium, spikes and baseline (cells, T), sn, lam (cells,), g
-        (cells, order); the cell axis is dropped for 1-D input. NaN exactly where the input is
-        NaN; rows that are all NaN, constant or too short come back all NaN with a warning.
+        (cells, order) and the rate solved at (``native_fs``); the cell axis is dropped for 1-D
+        input. NaN exactly where the input is NaN; rows that are all NaN, constant or too short
+        come back all NaN with a warning.
     """
-    fit_constant = isinstance(baseline, str)
-    if fit_constant and baseline != "constant" or not isinstance(baseline, (bool, int, float, str)):
+    if isinstance(baseline, str) and baseline != "constant" or not isinstance(baseline, (bool, int, float, str)):
         raise InputError(f"baseline: expected True, False, 'constant' or a number, got {baseline!r}")
     if order not in (1, 2):
         raise InputError(f"order: must be 1 or 2, got {order!r}")
@@ -65,6 +74,66 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         raise InputError(f"penalty: must be 'l1' or 'l0', got {penalty!r}")
     was_1d = np.ndim(traces) == 1
     y, bad = checked_traces(traces, fs)
+    rate = _native_fs(y, bad, float(fs), native_fs)
+    if rate < fs:
+        if g is not None:
+            g = _ar_matrix(g, y.shape[0], order)
+            g = ar_at_rate(g, fs, rate)
+            if np.isnan(g).any():
+                raise InputError("g: AR coefficients that are not a decaying transient cannot "
+                                 f"be moved to the native rate {rate:.3g} Hz; pass native_fs=fs")
+        at_native, _ = resample_with_gaps(y, fs, rate)
+        short = unusable_rows(at_native) & ~bad
+        warn_unusable_rows(short)
+        solved = _solve(at_native, bad | short, rate, order, penalty, g, sn, lam, baseline,
+                        baseline_window_s, s_min, optimize_g)
+        result = _at_rate(solved, y, bad | short, float(fs))
+    else:
+        result = _solve(y, bad, float(fs), order, penalty, g, sn, lam, baseline,
+                        baseline_window_s, s_min, optimize_g)
+    if was_1d:
+        return Deconvolution(calcium=result.calcium[0], spikes=result.spikes[0],
+                             baseline=result.baseline[0], g=result.g[0], sn=result.sn[0],
+                             lam=result.lam[0], fs=result.fs, native_fs=result.native_fs)
+    return result
+
+
+def _native_fs(y: np.ndarray, bad: np.ndarray, fs: float, native_fs: float | None) -> float:
+    """The rate to solve at: ``native_fs`` checked against ``fs``, or detected when None."""
+    if native_fs is None:
+        return native_rate(y[~bad], fs)
+    rate = check_fs(native_fs, "native_fs")
+    if rate > fs:
+        raise InputError(f"native_fs={native_fs!r}: the native rate cannot exceed fs={fs:g} Hz; "
+                         "pass the rate the traces were recorded at, or leave it None")
+    return rate
+
+
+def _at_rate(solved: Deconvolution, y: np.ndarray, bad: np.ndarray, fs: float
+             ) -> Deconvolution:
+    """A (cells, T') solution at the native rate mapped back to the (cells, T) input ``y`` at
+    ``fs``: spikes keeping their totals, calcium and baseline resampled, g converted, NaN where
+    ``y`` is NaN and on ``bad`` rows."""
+    n = y.shape[1]
+    missing = np.isnan(y) | bad[:, None]
+    spikes = counts_to_rate(bridge_nan(solved.spikes), solved.fs, fs, n)
+    calcium, base = (resample(bridge_nan(a), solved.fs, fs, n)
+                     for a in (solved.calcium, solved.baseline))
+    for a in (spikes, calcium, base):
+        a[missing] = np.nan
+    g = ar_at_rate(solved.g, solved.fs, fs)
+    sn, lam = solved.sn.copy(), solved.lam.copy()
+    g[bad], sn[bad], lam[bad] = np.nan, np.nan, np.nan
+    return Deconvolution(calcium=calcium, spikes=spikes, baseline=base, g=g, sn=sn, lam=lam,
+                         fs=fs, native_fs=solved.fs)
+
+
+def _solve(y: np.ndarray, bad: np.ndarray, fs: float, order: int, penalty: str,
+           g: np.ndarray | None, sn: np.ndarray | float | None,
+           lam: np.ndarray | float | None, baseline: bool | float | str,
+           baseline_window_s: float, s_min: float | None, optimize_g: bool) -> Deconvolution:
+    """`deconvolve` of validated (cells, T) traces at the rate they are solved at."""
+    fit_constant = isinstance(baseline, str)
     n_cells = y.shape[0]
     good = slice(None) if not bad.any() else ~bad  # a slice avoids copying every trace
     sn_arr = _per_cell(sn, n_cells, "sn") if sn is not None else np.zeros(n_cells)
@@ -109,11 +178,8 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     base = np.where(np.isnan(S), np.nan, B[:, None] if drift is None else drift + B[:, None])
     sn_arr[bad] = np.nan
     g_arr[bad] = np.nan
-    if was_1d:
-        return Deconvolution(calcium=C[0], spikes=S[0], baseline=base[0], g=g_arr[0],
-                             sn=sn_arr[0], lam=LAM[0], fs=float(fs))
     return Deconvolution(calcium=C, spikes=S, baseline=base, g=g_arr, sn=sn_arr, lam=LAM,
-                         fs=float(fs))
+                         fs=fs, native_fs=fs)
 
 
 def _per_cell(value: np.ndarray | float, n_cells: int, name: str) -> np.ndarray:

@@ -60,6 +60,22 @@ def kernel_roots(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return d, r, ok
 
 
+def ar_at_rate(g: np.ndarray, fs_from: float, fs_to: float) -> np.ndarray:
+    """The same calcium kinetics at another sampling rate: (cells, order) AR coefficients.
+
+    Each root z (per frame at ``fs_from``) becomes z^(fs_from / fs_to), which keeps its time
+    constant in seconds. Rows whose roots are not a decaying transient (``kernel_roots`` not ok)
+    come back NaN.
+    """
+    g = np.atleast_2d(np.asarray(g, dtype=np.float64))
+    decay, rise, ok = kernel_roots(g)
+    power = fs_from / fs_to
+    d, r = np.where(ok, decay, np.nan) ** power, np.where(ok, rise, np.nan) ** power
+    if g.shape[1] == 1:
+        return d[:, None]
+    return np.stack([d + r, -d * r], axis=1)
+
+
 def shrink_decay(decay_root: np.ndarray | float, fs: float, prior_weight: float) -> np.ndarray:
     """Decay root(s) after shrinking the time constant toward the prior and capping it.
 

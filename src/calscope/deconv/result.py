@@ -22,7 +22,10 @@ class Deconvolution:
         g: (cells, order) AR coefficients used.
         sn: (cells,) noise standard deviation σ (trace units).
         lam: (cells,) sparsity penalty λ used (given, or found by the noise constraint).
-        fs: sampling rate (Hz).
+        fs: sampling rate (Hz) of the input and of every (cells, T) field.
+        native_fs: the rate (Hz) the problem was solved at: ``fs``, or the lower rate the
+            traces were recorded at when they had been resampled up (``sn`` and ``lam`` are at
+            this rate). None: not recorded (taken as ``fs``).
     """
 
     calcium: np.ndarray
@@ -32,3 +35,4 @@ class Deconvolution:
     sn: np.ndarray
     lam: np.ndarray
     fs: float
+    native_fs: float | None = None

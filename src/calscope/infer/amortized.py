@@ -108,7 +108,8 @@ class AmortizedModel:
         if weight == 0 or not good.any():
             return probs
         x = norm.with_gaps()[good]
-        oasis = oasis_deconvolve(x, fs, sn=np.ones(len(x)), baseline=False).spikes
+        oasis = oasis_deconvolve(x, fs, sn=np.ones(len(x)), baseline=False,
+                                  native_fs=fs).spikes
         out = probs.copy()
         out[good] = blend_with_oasis(probs[good], np.nan_to_num(oasis), weight,
                                      norm.mask[good] > 0)
@@ -279,7 +280,7 @@ def _starting_fit(x: np.ndarray, fs: float, g: np.ndarray,
         The last OASIS fit and the (cells,) noise σ it used, in normalised units (≥ 1).
     """
     sn = np.ones(len(x))
-    fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False)
+    fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False, native_fs=fs)
     for _ in range(_NOISE_ROUNDS - 1 if match_noise else 0):
         resid = x - fit.calcium
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -290,7 +291,7 @@ def _starting_fit(x: np.ndarray, fs: float, g: np.ndarray,
         if np.allclose(new, sn, rtol=0.05):
             break
         sn = new
-        fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False)
+        fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False, native_fs=fs)
     return fit, sn
 
 

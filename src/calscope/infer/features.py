@@ -1,7 +1,7 @@
 """ΔF/F traces → the supervised network's input channels at its own frame rate.
 
 The network runs at one rate, :data:`MODEL_FS` (30 Hz). Traces at another rate are resampled to
-it by :func:`calscope.infer.resample.resample` (frame averages when downsampling), both when the
+it by :func:`calscope.deconv.resample.resample` (frame averages when downsampling), both when the
 training data are made and when a user's traces are inferred, so the two see the same operator.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from calscope.deconv import deconvolve
 from calscope.deconv.kinetics import kernel_roots
 from calscope.infer.normalize import normalize
-from calscope.infer.resample import resample_with_gaps
+from calscope.deconv.resample import resample_with_gaps
 
 #: The supervised network's frame rate (Hz).
 MODEL_FS = 30.0
@@ -47,7 +47,7 @@ class Features:
 def to_model_rate(traces: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Resample (cells, T) traces with NaN gaps to :data:`MODEL_FS`.
 
-    See :func:`calscope.infer.resample.resample_with_gaps`.
+    See :func:`calscope.deconv.resample.resample_with_gaps`.
 
     Returns:
         ``(y, observed)``: (cells, T_model) float64 with NaN on unobserved frames, and the bool
@@ -87,7 +87,8 @@ def features(traces30: np.ndarray, context: bool = False) -> Features:
     if good.any():
         # the baseline is already removed (the same slow baseline OASIS would compute)
         level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
-        solution = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False)
+        solution = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False,
+                              native_fs=MODEL_FS)
         spikes = np.nan_to_num(solution.spikes) / sn
         x[good, 3] = np.clip(spikes, 0.0, _CLIP_X[1]) * 0.2
         if context:

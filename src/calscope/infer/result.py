@@ -26,6 +26,8 @@ class SpikeInference:
         params: per-cell generative parameters, each a (cells,) array (e.g. ``tau_decay_s``,
             ``gain`` in trace units, ``sn`` the noise σ used).
         fs: sampling rate (Hz).
+        native_fs: the rate (Hz) the traces were treated as recorded at: ``fs``, or the lower
+            rate detected (or given) when they had been resampled up; None: not recorded.
 
     NaN exactly where the input is NaN (all fields with a time axis); the cell axis is dropped
     for 1-D input.
@@ -38,3 +40,4 @@ class SpikeInference:
     samples: np.ndarray | None = None
     params: dict[str, np.ndarray] = field(default_factory=dict)
     fs: float = float("nan")
+    native_fs: float | None = None

@@ -29,9 +29,11 @@ from calscope import metrics
 from calscope.config import SupervisedSettings
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
-from calscope.infer.features import MODEL_FS, features, input_channels, to_model_rate
+from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
-from calscope.infer.resample import counts_to_rate, n_frames_at
+from calscope.deconv import deconvolve
+from calscope.deconv.bandwidth import native_rate
+from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import simulated_recordings
 from calscope.infer.spikenet import SpikeNet
@@ -68,17 +70,22 @@ class SupervisedModel:
     card: dict[str, Any] = field(default_factory=dict)
     log: SupervisedLog | None = None
 
-    def infer(self, traces: np.ndarray, fs: float) -> SpikeInference:
+    def infer(self, traces: np.ndarray, fs: float, native_fs: float | None = None
+              ) -> SpikeInference:
         """Expected spikes per frame of (cells, T) or (T,) ΔF/F traces, in one network pass.
 
         Args:
             traces: ΔF/F (a fraction, not %) at ``fs`` Hz; NaN marks missing samples.
             fs: frame rate (Hz), within :data:`FS_RANGE`.
+            native_fs: the rate (Hz, ≤ fs) the traces were recorded at when they were
+                resampled up to ``fs``; below 30 Hz, the OASIS solution blended in is solved
+                at that rate. None (default) detects it (`calscope.deconv.bandwidth.native_rate`); pass
+                ``fs`` to turn detection off.
 
         Returns:
             `SpikeInference` with ``spikes`` (expected spikes per frame), ``lower``/``upper``
             (5th/95th percentiles of the Gaussian-smoothed spike count per frame),
-            ``calcium=None``, ``params={"sn": noise σ at 30 Hz}``; NaN exactly where the input
+            ``calcium=None``, ``params={"sn": noise σ at 30 Hz}``, ``native_fs``; NaN exactly where the input
             is NaN and on rows that cannot be inferred (all NaN, constant).
 
         Raises:
@@ -95,12 +102,13 @@ class SupervisedModel:
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
+        rate = self._native_fs(y, fs, native_fs)
         y30, observed = to_model_rate(y, fs)
         feats = features(y30, self.settings.cell_context)
         _warn_if_not_dff(feats.sn)
         out30 = self._run(feats.x)
-        out30[:, 0] = blend_with_oasis(out30[:, 0], feats.x[:, 3], self.settings.oasis_blend,
-                                       observed)
+        out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
+                                       self.settings.oasis_blend, observed)
         n = y.shape[1]
         spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, n) for k in range(3))
         lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
@@ -110,7 +118,36 @@ class SupervisedModel:
         sn = np.where(feats.bad, np.nan, feats.sn)
         if was_1d:
             spikes, lower, upper, sn = spikes[0], lower[0], upper[0], sn[0]
-        return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs))
+        return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs),
+                              native_fs=rate)
+
+    def _oasis30(self, y: np.ndarray, fs: float, rate: float, feats: Features) -> np.ndarray:
+        """(cells, T30) OASIS spikes to blend with: the features' own (solved at 30 Hz) unless
+        the traces were recorded below 30 Hz (``rate``); then solved at that rate and spread
+        onto 30 Hz, since at 30 Hz such traces are interpolated, with correlated noise that the
+        noise constraint misreads (on Spikefinder 4, 7.8 Hz data at 100 Hz, r 0.26 → 0.44)."""
+        if (rate >= MODEL_FS or self.settings.oasis_blend == 0 or feats.bad.all()
+                or n_frames_at(y.shape[1], fs, rate) < MIN_SAMPLES):
+            return feats.x[:, 3]
+        good = ~feats.bad
+        oasis = np.zeros_like(feats.x[:, 3], dtype=np.float64)
+        with warnings.catch_warnings():  # unusable rows were reported by `features`
+            warnings.simplefilter("ignore")
+            solved = deconvolve(y[good], fs, native_fs=rate).spikes
+        oasis[good] = counts_to_rate(np.nan_to_num(solved), fs, MODEL_FS, oasis.shape[1])
+        return oasis
+
+    @staticmethod
+    def _native_fs(y: np.ndarray, fs: float, native_fs: float | None) -> float:
+        """The rate the traces carry information at: detected (None) or ``native_fs`` checked
+        against ``fs``; never below the lowest rate of :data:`FS_RANGE`."""
+        if native_fs is None:
+            return max(native_rate(y, fs), FS_RANGE[0])
+        rate = check_fs(native_fs, "native_fs")
+        if not FS_RANGE[0] <= rate <= fs:
+            raise InputError(f"native_fs={native_fs!r}: must lie between {FS_RANGE[0]:g} Hz and "
+                             f"fs={fs:g} Hz (the rate the traces were recorded at)")
+        return rate
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """(cells, channels, T) features → (cells, 3, T) float64 network output."""

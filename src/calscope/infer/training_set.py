@@ -18,7 +18,7 @@ import numpy as np
 from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.infer.features import MODEL_FS, features, to_model_rate
-from calscope.infer.resample import resample_with_gaps
+from calscope.deconv.resample import resample_with_gaps
 from calscope.io.ground_truth import GroundTruthRecording
 from calscope.metrics import gaussian_smooth, resample_linear, spike_counts
 
@@ -123,7 +123,7 @@ def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: f
                   ) -> tuple[np.ndarray, float, float]:
     """The trace as recorded at a rate r drawn log-uniformly from [``min_rate_hz``, min(its
     rate, :data:`MODEL_FS`)]: each new frame averages the old frames it spans
-    (:func:`calscope.infer.resample.resample_with_gaps`), so white noise falls to
+    (:func:`calscope.deconv.resample.resample_with_gaps`), so white noise falls to
     σ · sqrt(r / fs). A trace already at or below ``min_rate_hz`` is returned unchanged.
 
     Returns:

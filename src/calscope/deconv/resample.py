@@ -1,4 +1,5 @@
-"""Rate conversion for the supervised network: traces to the model's rate and spikes back.
+"""Rate conversion of traces and spike counts (the supervised network's rate, the native rate of
+resampled recordings).
 
 The operator is the average of the trace's linear interpolant over each output frame
 (``[t_k − 0.5/fs_out, t_k + 0.5/fs_out]``, clipped to the recording). Downsampling therefore

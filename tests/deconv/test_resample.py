@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calscope.infer.resample import bridge_nan, counts_to_rate, n_frames_at, resample
+from calscope.deconv.resample import bridge_nan, counts_to_rate, n_frames_at, resample
 
 
 def _box_average_by_quadrature(y, fs_in, fs_out, n_out, fine=2000):
