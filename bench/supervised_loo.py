@@ -16,13 +16,13 @@ by frame averages, next to calscope's OASIS at that rate (`low_rate_scores`).
 Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
 and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
 Each trained fold model is kept in bench/.cache/supervised_loo/<folds-dir name>/<group>.pt and
-reused (no retraining) when a fold is scored again with the same settings, e.g. after its JSON
-was removed to re-score it.
+reused (no retraining) when a fold is scored again with the same settings: after its JSON was
+removed, or for every fold with ``--rescore`` (after a change to inference or scoring).
 The amortized column is read from bench/results/infer_accuracy.json (an earlier run, same
 protocol) when present.
 
 Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--set epochs=12] [--folds-dir DIR]
-[--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
+[--rescore] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
 """
 
 from __future__ import annotations
@@ -254,6 +254,9 @@ def main() -> None:
                    help="where each fold's result is kept (one folder per experiment)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2; run two "
                    "processes of 1 thread on disjoint --groups to use 2 cores better)")
+    p.add_argument("--rescore", action="store_true",
+                   help="score every fold again from its kept model (inference only; after a "
+                   "change to inference or scoring)")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
@@ -266,7 +269,8 @@ def main() -> None:
     folds = {}
     for group in args.groups.split(","):
         path = args.folds_dir / f"{fold_file(group)}.json"
-        if path.is_file() and json.loads(path.read_text()).get("settings") == overrides:
+        kept = path.is_file() and json.loads(path.read_text()).get("settings") == overrides
+        if kept and not args.rescore:
             folds[group] = json.loads(path.read_text())
             if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
                 model, _ = fold_model(group, data, overrides, CACHE_DIR / args.folds_dir.name)
