@@ -28,7 +28,7 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             "supervised" (a network trained on real ground truth,
             `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
-            baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed, progress and any
+            baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed, progress, native_fs and any
             `calscope.config.AmortizedSettings` field. Supervised: model, oasis_blend, native_fs.
 
     Returns:
@@ -43,13 +43,15 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         n_samples = int(settings.pop("n_samples", 0))
         seed = int(settings.get("seed", 0))
         progress = settings.pop("progress", None)
+        native_fs = settings.pop("native_fs", None)
         if model is None:
-            model = amortized.fit(traces, fs, progress=progress, **settings)
+            model = amortized.fit(traces, fs, progress=progress, native_fs=native_fs,
+                                  **settings)
         elif isinstance(model, (str, Path)):
             model = amortized.load(model)
         if "oasis_blend" in settings:  # an inference setting: it applies to a given model too
             model = model.with_oasis_blend(float(settings["oasis_blend"]))
-        return model.infer(traces, fs, n_samples=n_samples, seed=seed)
+        return model.infer(traces, fs, n_samples=n_samples, seed=seed, native_fs=native_fs)
     if method == "supervised":
         from calscope.infer import supervised
 

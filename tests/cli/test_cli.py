@@ -193,3 +193,26 @@ def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monke
         assert f"row {row}:" in res.output
     spikes = np.load(tmp_path / "s.npy")
     assert np.isnan(spikes[[1, 4, 5]]).all() and np.isfinite(spikes[[0, 2, 3]]).all()
+
+
+def test_upsampled_traces_are_solved_at_their_native_rate(tmp_path):
+    from scipy import signal
+
+    low = simulate.traces(3, 2400, 7.8, seed=4).fluorescence.astype(np.float64)
+    up = signal.resample(low, 30769, axis=1)  # 7.8 → 100 Hz, band-limited
+    np.save(tmp_path / "up.npy", up)
+    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--out", tmp_path / "s.npz")
+    assert out.exit_code == 0, out.output
+    assert "treated as recorded at 7.8" in out.output or "recorded at 7.79" in out.output
+    saved = np.load(tmp_path / "s.npz")
+    direct = calscope.deconvolve(up, 100.0)
+    assert float(saved["native_fs"]) == pytest.approx(direct.native_fs)
+    np.testing.assert_allclose(saved["spikes"], direct.spikes, rtol=1e-4, atol=1e-5)
+    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 100,
+               "--out", tmp_path / "plain.npz")
+    assert out.exit_code == 0 and "treated as" not in out.output
+    assert float(np.load(tmp_path / "plain.npz")["native_fs"]) == 100.0
+    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 200,
+               "--out", tmp_path / "bad.npz")
+    assert out.exit_code != 0 and "native_fs=200" in out.output
+    assert not (tmp_path / "bad.npz").exists()

@@ -129,7 +129,7 @@ def test_native_solution_keeps_the_nan_rule_and_given_g():
 
 def test_bad_native_fs_is_refused():
     _, up = _upsampled(n_cells=1)
-    with pytest.raises(InputError, match="cannot exceed fs"):
+    with pytest.raises(InputError, match="must lie between 0 Hz and fs=100"):
         deconvolve(up, UP_HZ, native_fs=200.0)
     with pytest.raises(InputError, match="native_fs"):
         deconvolve(up, UP_HZ, native_fs=-1.0)

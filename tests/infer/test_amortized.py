@@ -179,3 +179,44 @@ def test_oasis_blend_mixes_the_posterior_mean_with_oasis(sim, model):
     gap = np.abs(np.nan_to_num(plain.spikes) - np.nan_to_num(res.spikes))
     assert gap.max() > 0.05 and np.corrcoef(gap.ravel(), oasis.ravel())[0, 1] > 0.2
     assert _mean_r(res.spikes[[0, 2]], sim.spikes[[0, 2]]) >= 0.9
+
+
+def test_traces_resampled_up_are_trained_on_and_inferred_at_their_native_rate():
+    from scipy import signal
+
+    from calscope.deconv import deconvolve
+
+    native = 7.8
+    sim = simulate.traces(6, 2400, native, indicator="GCaMP6f", snr=4.0, seed=5)
+    up = signal.resample(sim.fluorescence.astype(np.float64), 30769, axis=1)  # → 100 Hz
+    up[2, 4000:4600] = np.nan
+    m = amortized.fit(up, 100.0, **FAST)
+    assert m.fs == pytest.approx(native, rel=0.02)  # trained at the detected rate
+    res = m.infer(up, 100.0, n_samples=3)
+    assert res.fs == 100.0 and res.native_fs == m.fs and res.spikes.shape == up.shape
+    for field in (res.spikes, res.lower, res.upper, res.calcium, *res.samples):
+        np.testing.assert_array_equal(np.isnan(field), np.isnan(up))
+    draws = res.samples[np.isfinite(res.samples)]
+    assert np.array_equal(draws, np.round(draws)) and draws.max() >= 1  # still spike counts
+    low = m.infer(calscope.deconv.resample.resample_with_gaps(up, 100.0, m.fs)[0], m.fs)
+    np.testing.assert_allclose(np.nansum(res.spikes, axis=1), np.nansum(low.spikes, axis=1),
+                               rtol=0.02)
+    # half-second bins of the truth (at 7.8 Hz) against both methods' spikes at 100 Hz
+    seconds = sim.spikes.shape[1] / native
+
+    def binned(x, fs):
+        idx = (np.arange(x.shape[1]) / fs / 0.5).astype(int)
+        keep = idx < int(seconds / 0.5)
+        return np.stack([np.bincount(idx[keep], np.nan_to_num(r)[keep]) for r in x])
+
+    truth = binned(sim.spikes, native)
+
+    def r(x):
+        return np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(binned(x, 100.0), truth)])
+
+    assert r(res.spikes) > r(deconvolve(up, 100.0, native_fs=100.0).spikes) + 0.1
+    assert r(res.spikes) > 0.7
+    with pytest.raises(InputError, match="not resampled up"):
+        m.infer(simulate.traces(2, 900, 30.0, seed=1).fluorescence, 30.0)
+    one = m.infer(up[0], 100.0)
+    assert one.spikes.shape == up[0].shape and np.ndim(one.params["sn"]) == 0

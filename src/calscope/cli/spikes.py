@@ -64,19 +64,17 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network. ``oasis_blend``
-    replaces the network's own OASIS weight (None: keep it). ``native_fs`` (oasis,
-    supervised) is the rate the traces were recorded at (None: detected).
+    replaces the network's own OASIS weight (None: keep it). ``native_fs`` is the rate the
+    traces were recorded at (None: detected).
     """
-    if native_fs is not None and method == "amortized":
-        raise InputError("--native-fs belongs to --method oasis or supervised")
     if method == "amortized":
         from calscope.infer import amortized
 
         trained = (amortized.load(model) if model is not None
-                   else _train(traces, fs, settings.amortized, label))
+                   else _train(traces, fs, settings.amortized, label, native_fs))
         if oasis_blend is not None:
             trained = trained.with_oasis_blend(oasis_blend)
-        return trained.infer(traces, fs, n_samples=samples)
+        return trained.infer(traces, fs, n_samples=samples, native_fs=native_fs)
     if method == "supervised":
         from calscope.infer import supervised
 
@@ -131,7 +129,7 @@ def deconvolve_command(
              "the network's output, (1 − w) · network + w · OASIS (default: the model's "
              "own setting).")] = None,
     native_fs: Annotated[Optional[float], typer.Option(
-        help="oasis, supervised: the rate (Hz) the traces were recorded at, when they were "
+        help="The rate (Hz) the traces were recorded at, when they were "
              "resampled up to --fs (default: detected from their spectrum; pass the --fs "
              "value to turn detection off).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
@@ -172,14 +170,20 @@ def deconvolve_command(
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
 
 
-def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str) -> Any:
-    """Train an amortized model with a progress bar on stderr (epochs, held-out bound)."""
+def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str,
+           native_fs: Optional[float] = None) -> Any:
+    """Train an amortized model with a progress bar on stderr (epochs, held-out bound), at the
+    traces' native rate (``native_fs``, or detected when None)."""
     from calscope.infer import amortized
 
     with epoch_progress(f"training on {label}", settings.max_epochs,
                          "bound {:.3f}/frame") as update:
-        model = amortized.fit(traces, fs, settings, progress=update)
+        model = amortized.fit(traces, fs, settings, progress=update, native_fs=native_fs)
     log = model.log
+    if model.fs < fs:
+        err_console.print(f"the traces carry nothing above {model.fs / 2:.3g} Hz: trained at "
+                          f"{model.fs:.3g} Hz, the rate they were recorded at (--native-fs "
+                          "sets it)", highlight=False)
     err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s (stopped: "
                       f"{log.stopped}; best held-out bound {max(log.heldout_bound):.3f} "
                       "nats/frame)", highlight=False)

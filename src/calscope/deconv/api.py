@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from calscope.deconv.bandwidth import native_rate
+from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.baseline import baseline_guess, slow_baseline
 from calscope.deconv.gfit import fit_decay
 from calscope.deconv.kinetics import ar_at_rate, ar_coefficients, kernel_roots
@@ -15,7 +15,7 @@ from calscope.deconv.oasis import solve_matrix
 from calscope.deconv.resample import bridge_nan, counts_to_rate, resample, resample_with_gaps
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
-from calscope.validation import check_fs, checked_traces, unusable_rows, warn_unusable_rows
+from calscope.validation import checked_traces, unusable_rows, warn_unusable_rows
 
 G_FIT_ROUNDS = 2  # optimize_g: fit the decay on the support, re-solve; twice
 
@@ -74,7 +74,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         raise InputError(f"penalty: must be 'l1' or 'l0', got {penalty!r}")
     was_1d = np.ndim(traces) == 1
     y, bad = checked_traces(traces, fs)
-    rate = _native_fs(y, bad, float(fs), native_fs)
+    rate = working_rate(y[~bad], float(fs), native_fs)
     if rate < fs:
         if g is not None:
             g = _ar_matrix(g, y.shape[0], order)
@@ -96,17 +96,6 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
                              baseline=result.baseline[0], g=result.g[0], sn=result.sn[0],
                              lam=result.lam[0], fs=result.fs, native_fs=result.native_fs)
     return result
-
-
-def _native_fs(y: np.ndarray, bad: np.ndarray, fs: float, native_fs: float | None) -> float:
-    """The rate to solve at: ``native_fs`` checked against ``fs``, or detected when None."""
-    if native_fs is None:
-        return native_rate(y[~bad], fs)
-    rate = check_fs(native_fs, "native_fs")
-    if rate > fs:
-        raise InputError(f"native_fs={native_fs!r}: the native rate cannot exceed fs={fs:g} Hz; "
-                         "pass the rate the traces were recorded at, or leave it None")
-    return rate
 
 
 def _at_rate(solved: Deconvolution, y: np.ndarray, bad: np.ndarray, fs: float

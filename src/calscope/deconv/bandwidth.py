@@ -16,6 +16,8 @@ import numpy as np
 from scipy import signal
 
 from calscope.deconv.noise import fill_gaps
+from calscope.errors import InputError
+from calscope.validation import check_fs
 
 #: A cliff is a fall of the power spectrum by at least this many decades (1000×) between just
 #: below and just above it, with the spectrum staying that low up to the Nyquist frequency.
@@ -67,6 +69,23 @@ def native_rate(traces: np.ndarray, fs: float) -> float:
     if bin_ is None:
         return float(fs)
     return float(2.0 * fs * bin_ / nperseg)
+
+
+def working_rate(traces: np.ndarray, fs: float, native_fs: float | None = None,
+                 lowest: float = 0.0) -> float:
+    """The rate (Hz) a method should work at: ``native_fs`` when given (checked to lie between
+    ``lowest`` and ``fs``), else :func:`native_rate` of the traces, at least ``lowest``.
+
+    Raises:
+        InputError: ``native_fs`` is not a number in [lowest, fs].
+    """
+    if native_fs is None:
+        return max(native_rate(traces, fs), lowest)
+    rate = check_fs(native_fs, "native_fs")
+    if not lowest <= rate <= fs:
+        raise InputError(f"native_fs={native_fs!r}: must lie between {lowest:g} Hz and fs={fs:g} "
+                         "Hz (the rate the traces were recorded at); None detects it")
+    return rate
 
 
 def _cliff_bin(level: np.ndarray) -> float | None:

@@ -23,7 +23,9 @@ from pydantic import ValidationError
 from calscope.config import AmortizedSettings
 from calscope.deconv import Deconvolution
 from calscope.deconv import deconvolve as oasis_deconvolve
+from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.kinetics import ar_coefficients, kernel_roots
+from calscope.deconv.resample import resample_with_gaps
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.generative import CalciumModel
@@ -36,9 +38,10 @@ from calscope.infer.recognition import (
     split_windows,
     stitch,
 )
-from calscope.infer.result import SpikeInference
+from calscope.infer.result import SpikeInference, at_input_rate
 from calscope.infer.training import Progress, TrainingLog, train
 from calscope.simulate.indicators import impulse_response
+from calscope.validation import as_trace_matrix, check_fs
 
 FORMAT = "calscope-amortized"
 FORMAT_VERSION = 1
@@ -70,19 +73,30 @@ class AmortizedModel:
     log: TrainingLog | None = None
 
     def infer(self, traces: np.ndarray, fs: float, n_samples: int = 0,
-              seed: int = 0) -> SpikeInference:
+              seed: int = 0, native_fs: float | None = None) -> SpikeInference:
         """Spike probabilities of (cells, T) or (T,) traces in one pass of the network.
 
         Args:
             traces: fluorescence (e.g. ΔF/F) at ``fs`` Hz; NaN marks missing samples.
-            fs: sampling rate (Hz); must be the rate the model was trained at.
+            fs: sampling rate (Hz): the rate the model was trained at, or a higher one the
+                traces were resampled up to from it (detected, or ``native_fs``).
             n_samples: posterior spike samples to return (0: none; the factorized network's
                 band is then exact, the autoregressive one's comes from its own draws).
             seed: seed of the samples.
+            native_fs: the rate the traces were recorded at, when above the model's rate is
+                given as ``fs`` (None: detected, `calscope.deconv.bandwidth.native_rate`).
 
         Returns:
-            `SpikeInference`; NaN exactly where the input is NaN.
+            `SpikeInference`; NaN exactly where the input is NaN. Traces resampled up from the
+            model's rate are inferred at that rate and mapped back
+            (`calscope.infer.result.at_input_rate`; ``native_fs`` says so).
         """
+        if isinstance(fs, (int, float)) and math.isfinite(fs) and fs > self.fs * (1 + 1e-3):
+            y = as_trace_matrix(traces)
+            rate = working_rate(y, fs, native_fs)
+            if math.isclose(rate, self.fs, rel_tol=0.02):
+                low, _ = resample_with_gaps(y, fs, self.fs)
+                return at_input_rate(self.infer(low, self.fs, n_samples, seed), traces, fs)
         _check_rate(fs, self.fs)
         if n_samples < 0:
             raise InputError(f"n_samples: must be ≥ 0, got {n_samples}")
@@ -182,7 +196,8 @@ class AmortizedModel:
 
 
 def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None,
-        progress: Progress | None = None, **overrides: object) -> AmortizedModel:
+        progress: Progress | None = None, native_fs: float | None = None,
+        **overrides: object) -> AmortizedModel:
     """Train an amortized spike-inference model on (cells, T) or (T,) traces at ``fs`` Hz.
 
     Args:
@@ -190,6 +205,10 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
         fs: sampling rate (Hz).
         settings: `AmortizedSettings` (defaults when None); ``overrides`` replace fields.
         progress: called after every epoch with (epoch, max_epochs, held-out bound).
+        native_fs: the rate the traces were recorded at when they were resampled up to ``fs``
+            (None: detected, `calscope.deconv.bandwidth.native_rate`; ``fs``: no detection).
+            The model is trained at that rate (its ``fs``), and `AmortizedModel.infer` maps
+            traces at ``fs`` to it.
 
     Returns:
         The trained `AmortizedModel` (its ``log`` says how training went).
@@ -200,6 +219,10 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InputError(f"amortized settings: {problems}") from None
+    y = as_trace_matrix(traces)
+    rate = working_rate(y, check_fs(fs), native_fs)
+    if rate < fs:
+        traces, fs = resample_with_gaps(y, fs, rate)[0], rate
     norm = normalize(traces, fs)
     torch.manual_seed(settings.seed)
     recognition = _recognition(settings, fs)
@@ -345,8 +368,9 @@ def _check_rate(fs: float, trained: float) -> None:
     if not (np.isfinite(fs) and fs > 0):
         raise InputError(f"fs: the sampling rate must be a positive number of Hz, got {fs}")
     if not math.isclose(fs, trained, rel_tol=1e-3):
-        raise InputError(f"fs={fs:g} Hz but the model was trained at {trained:g} Hz; resample "
-                         f"the traces to {trained:g} Hz or train a model at {fs:g} Hz")
+        raise InputError(f"fs={fs:g} Hz but the model was trained at {trained:g} Hz (and the "
+                         f"traces are not resampled up from it); resample the traces to "
+                         f"{trained:g} Hz or train a model at {fs:g} Hz")
 
 
 def _fingerprint(x: np.ndarray) -> str:

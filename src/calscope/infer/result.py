@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calscope.deconv.resample import bridge_nan, counts_to_rate, resample
+
 
 @dataclass(frozen=True)
 class SpikeInference:
@@ -41,3 +43,49 @@ class SpikeInference:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     fs: float = float("nan")
     native_fs: float | None = None
+
+
+
+def at_input_rate(result: SpikeInference, traces: np.ndarray, fs: float) -> SpikeInference:
+    """A (cells, T') result inferred at a lower (native) rate, mapped onto the frames of
+    ``traces``.
+
+    Expected counts and their band are spread keeping their totals, the calcium is
+    interpolated, and each posterior sample's spikes land in the input frame nearest the native
+    frame's time (so samples stay spike counts).
+
+    Args:
+        result: inferred at ``result.fs`` from ``traces`` resampled to that rate, with a cell
+            axis ((cells, T') arrays, samples (m, cells, T')).
+        traces: (cells, T) or (T,) input at ``fs`` Hz; NaN there is NaN in the output, and
+            1-D input gives 1-D output.
+        fs: the input's rate (Hz).
+
+    Returns:
+        The `SpikeInference` at ``fs``, with ``native_fs`` = ``result.fs``.
+    """
+    y = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    n, rate = y.shape[-1], result.fs
+    spikes, lower, upper = (counts_to_rate(bridge_nan(a), rate, fs, n)
+                            for a in (result.spikes, result.lower, result.upper))
+    calcium = (None if result.calcium is None
+               else resample(bridge_nan(result.calcium), rate, fs, n))
+    samples = None
+    if result.samples is not None:
+        draws = np.nan_to_num(result.samples)
+        frame = np.minimum(np.rint(np.arange(draws.shape[-1]) * fs / rate).astype(int), n - 1)
+        samples = np.zeros((*draws.shape[:-1], n))
+        np.add.at(samples, (slice(None), slice(None), frame), draws)
+    missing = ~np.isfinite(y) | np.isnan(result.spikes).all(axis=-1)[:, None]
+    for a in (spikes, lower, upper, calcium):
+        if a is not None:
+            a[missing] = np.nan
+    if samples is not None:
+        samples[:, missing] = np.nan
+    if np.ndim(traces) == 1:
+        spikes, lower, upper = spikes[0], lower[0], upper[0]
+        calcium = None if calcium is None else calcium[0]
+        samples = None if samples is None else samples[:, 0]
+    params = {k: v[0] if np.ndim(traces) == 1 else v for k, v in result.params.items()}
+    return SpikeInference(spikes, lower, upper, calcium, samples=samples, params=params,
+                          fs=float(fs), native_fs=rate)

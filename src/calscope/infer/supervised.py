@@ -32,7 +32,7 @@ from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.deconv import deconvolve
-from calscope.deconv.bandwidth import native_rate
+from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import simulated_recordings
@@ -79,8 +79,8 @@ class SupervisedModel:
             fs: frame rate (Hz), within :data:`FS_RANGE`.
             native_fs: the rate (Hz, ≤ fs) the traces were recorded at when they were
                 resampled up to ``fs``; when it is below 30 Hz, the OASIS solution blended in
-                is solved at that rate. None (default) detects it (`calscope.deconv.bandwidth.native_rate`); pass
-                ``fs`` to turn detection off.
+                is solved at that rate. None (default) detects it
+                (`calscope.deconv.bandwidth.native_rate`); pass ``fs`` to turn detection off.
 
         Returns:
             `SpikeInference` with ``spikes`` (expected spikes per frame), ``lower``/``upper``
@@ -102,7 +102,7 @@ class SupervisedModel:
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
-        rate = self._native_fs(y, fs, native_fs)
+        rate = working_rate(y, fs, native_fs, lowest=FS_RANGE[0])
         y30, observed = to_model_rate(y, fs)
         feats = features(y30, self.settings.cell_context)
         _warn_if_not_dff(feats.sn)
@@ -138,18 +138,6 @@ class SupervisedModel:
             solved = deconvolve(y[good], fs, native_fs=rate).spikes
         oasis[good] = counts_to_rate(np.nan_to_num(solved), fs, MODEL_FS, oasis.shape[1])
         return oasis
-
-    @staticmethod
-    def _native_fs(y: np.ndarray, fs: float, native_fs: float | None) -> float:
-        """The rate the traces carry information at: detected (None) or ``native_fs`` checked
-        against ``fs``; never below the lowest rate of :data:`FS_RANGE`."""
-        if native_fs is None:
-            return max(native_rate(y, fs), FS_RANGE[0])
-        rate = check_fs(native_fs, "native_fs")
-        if not FS_RANGE[0] <= rate <= fs:
-            raise InputError(f"native_fs={native_fs!r}: must lie between {FS_RANGE[0]:g} Hz and "
-                             f"fs={fs:g} Hz (the rate the traces were recorded at)")
-        return rate
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """(cells, channels, T) features → (cells, 3, T) float64 network output."""
