@@ -139,3 +139,15 @@ def test_analyze_can_store_results_in_zarr_and_report_reads_them(cli, tmp_path, 
     res = cli("analyze", tmp_path / "s.npy", "--fs", 30, "--spikes", "--out", out,
               "--store", "hdf5")
     assert res.exit_code == 2 and "--store" in res.output
+
+
+
+def test_analyze_notes_a_native_rate_below_fs(cli, tmp_path, fast_config):
+    from scipy import signal
+
+    low = simulate.traces(6, 2400, 7.8, seed=4).fluorescence.astype(np.float64)
+    np.save(tmp_path / "up.npy", signal.resample(low, 30769, axis=1))  # 7.8 → 100 Hz
+    res = cli("analyze", tmp_path / "up.npy", "--fs", 100, "--out", tmp_path / "a",
+              "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    assert "treated as recorded at 7." in (tmp_path / "a" / "report.html").read_text()

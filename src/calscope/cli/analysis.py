@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from calscope.cli.common import app, err_console, friendly, settings_from, step_progress
-from calscope.cli.spikes import infer_spikes
+from calscope.cli.spikes import infer_spikes, native_rate_note
 from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
@@ -56,6 +56,9 @@ def analyze_command(
                                         "that of `deconvolve`).")] = DeconvSettings().method,
     model: Annotated[Optional[Path], typer.Option(help="amortized/supervised model file.")]
     = None,
+    native_fs: Annotated[Optional[float], typer.Option(
+        help="The rate (Hz) the traces were recorded at, when they were resampled up to --fs "
+             "(default: detected; the --fs value turns detection off).")] = None,
     spikes: Annotated[bool, typer.Option("--spikes", help="INPUT already holds spike "
                                          "probabilities: skip spike inference.")] = False,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
@@ -92,8 +95,12 @@ def analyze_command(
         activity = data.traces
     else:
         start = time.perf_counter()
-        activity = infer_spikes(traces, data.fs, method, settings, input.name,
-                                model=model).spikes
+        inferred = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
+                                native_fs=native_fs)
+        activity = inferred.spikes
+        note = native_rate_note(inferred, data.fs)
+        if note:
+            notes.append(note)
         seconds["spike inference"] = round(time.perf_counter() - start, 3)
     fov = read_suite2p_fov(input, data.rows) if data.fmt == "suite2p" else None
     if fov is not None and fov.kind != "mean image":

@@ -160,14 +160,22 @@ def deconvolve_command(
     result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs)
-    if result.native_fs is not None and result.native_fs < data.fs:
-        err_console.print(f"the traces carry nothing above {result.native_fs / 2:.3g} Hz: "
-                          f"treated as recorded at {result.native_fs:.3g} Hz and resampled up "
-                          "(--native-fs sets this rate)", highlight=False)
+    native_rate_note(result, data.fs)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
+
+
+def native_rate_note(result: Any, fs: float) -> str | None:
+    """Say on stderr (and return) that a result was inferred at a native rate below ``fs``."""
+    if result.native_fs is None or result.native_fs >= fs:
+        return None
+    note = (f"the traces carry nothing above {result.native_fs / 2:.3g} Hz: treated as "
+            f"recorded at {result.native_fs:.3g} Hz and resampled up (--native-fs sets this "
+            "rate)")
+    err_console.print(note, highlight=False)
+    return note
 
 
 def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str,
