@@ -147,3 +147,27 @@ def test_spikefinder_4_is_found_at_7_8_hz_and_cascade_recordings_are_not(shared_
     for folder in cascade_dataset_dirs(truth / "cascade")[::4]:  # a spread of datasets
         for rec in load_cascade_dataset(folder)[:6]:
             assert native_rate(rec.dff, rec.fs) == rec.fs, (rec.dataset, rec.neuron)
+
+
+def test_filtered_traces_are_flagged_only_when_the_filter_leaves_a_cliff():
+    from scipy import ndimage
+
+    sim = simulate.traces(20, 9000, 30.0, snr=4.0, seed=1)
+    y = sim.fluorescence.astype(np.float64)
+    t = np.arange(y.shape[1]) / 30.0
+    for smooth in (ndimage.gaussian_filter1d(y, 2.0, axis=1),
+                   ndimage.median_filter(y, size=(1, 5)),
+                   y + 0.5 * np.sin(2 * np.pi * 10.0 * t),  # a 10 Hz line
+                   np.round(y * 1000.0)):  # integer samples
+        assert native_rate(smooth, 30.0) == 30.0
+    b, a = signal.butter(8, 6.0, fs=30.0)
+    steep = signal.filtfilt(b, a, y, axis=1)  # 8th order, both ways: a cliff above 6 Hz
+    detected = deconvolve(steep, 30.0)
+    assert 12.0 <= detected.native_fs < 24.0
+
+    def r(spikes):
+        return np.mean([np.corrcoef(_binned(p[None], 30.0, 300.0)[0],
+                                    _binned(s[None].astype(float), 30.0, 300.0)[0])[0, 1]
+                        for p, s in zip(spikes, sim.spikes)])
+
+    assert r(detected.spikes) > r(deconvolve(steep, 30.0, native_fs=30.0).spikes)
