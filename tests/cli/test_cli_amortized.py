@@ -1,7 +1,9 @@
 """The command line for the amortized method: train, deconvolve with and without --model."""
 
 import numpy as np
+import pytest
 
+from calscope import simulate
 from calscope.config import AmortizedSettings, Settings
 
 
@@ -55,3 +57,24 @@ def test_amortized_bad_input(cli, traces_file, tmp_path):
     assert res.exit_code == 2 and ".pt" in res.output
     res = cli("deconvolve", src, "--fs", 30, "--model", fake, "--out", tmp_path / "o.npy")
     assert res.exit_code == 2 and "--method amortized" in res.output
+
+
+def test_train_on_upsampled_traces_trains_at_their_native_rate(cli, tmp_path):
+    from scipy import signal
+
+    from calscope.infer import amortized
+
+    low = simulate.traces(3, 1200, 7.8, seed=4).fluorescence.astype(np.float64)
+    np.save(tmp_path / "up.npy", signal.resample(low, 15385, axis=1))  # 7.8 → 100 Hz
+    res = cli("train", tmp_path / "up.npy", "--fs", 100, "--out", tmp_path / "m.pt",
+              "--max-time", 5)
+    assert res.exit_code == 0, res.output
+    assert "trained at 7." in res.output
+    assert amortized.load(tmp_path / "m.pt").fs == pytest.approx(7.8, rel=0.02)
+    res = cli("deconvolve", tmp_path / "up.npy", "--fs", 100, "--method", "amortized",
+              "--model", tmp_path / "m.pt", "--out", tmp_path / "s.npy")
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "s.npy").shape == (3, 15385)
+    res = cli("train", tmp_path / "up.npy", "--fs", 100, "--native-fs", 100, "--out",
+              tmp_path / "plain.pt", "--max-time", 5)
+    assert res.exit_code == 0 and amortized.load(tmp_path / "plain.pt").fs == 100.0

@@ -220,6 +220,9 @@ def train_command(
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
+    native_fs: Annotated[Optional[float], typer.Option(
+        help="amortized: the rate (Hz) INPUT was recorded at, when it was resampled up to --fs "
+             "(default: detected; the --fs value turns detection off).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (amortized or "
                                                    "supervised section).")] = None,
 ) -> None:
@@ -233,6 +236,9 @@ def train_command(
         raise InputError(f"--max-time: must be a positive number of seconds, got {max_time}")
     budget = {} if max_time is None else {"max_time_s": float(max_time)}
     if method == "supervised":
+        if native_fs is not None:
+            raise InputError("--native-fs belongs to --method amortized (supervised models "
+                             "train on ground truth at its own rates)")
         if ground_truth is None or input is not None:
             raise InputError("--method supervised trains on --ground-truth DIR (no INPUT); "
                              "e.g. --ground-truth ../shared/data/ground_truth/cascade")
@@ -250,9 +256,9 @@ def train_command(
                          "--exclude)")
     settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
-    model = _train(data.traces, data.fs, settings, input.name)
+    model = _train(data.traces, data.fs, settings, input.name, native_fs)
     model.save(out)
-    err_console.print(f"wrote {out} (trained at {data.fs:g} Hz on {data.traces.shape[0]} cells)",
+    err_console.print(f"wrote {out} (trained at {model.fs:.4g} Hz on {data.traces.shape[0]} cells)",
                       highlight=False)
 
 
