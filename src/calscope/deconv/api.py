@@ -66,7 +66,8 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         input. NaN exactly where the input is NaN; rows that are all NaN, constant or too short
         come back all NaN with a warning.
     """
-    if isinstance(baseline, str) and baseline != "constant" or not isinstance(baseline, (bool, int, float, str)):
+    if (isinstance(baseline, str) and baseline != "constant"
+            or not isinstance(baseline, (bool, int, float, str))):
         raise InputError(f"baseline: expected True, False, 'constant' or a number, got {baseline!r}")
     if order not in (1, 2):
         raise InputError(f"order: must be 1 or 2, got {order!r}")
@@ -77,11 +78,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
     rate = working_rate(y[~bad], float(fs), native_fs)
     if rate < fs:
         if g is not None:
-            g = _ar_matrix(g, y.shape[0], order)
-            g = ar_at_rate(g, fs, rate)
-            if np.isnan(g).any():
-                raise InputError("g: AR coefficients that are not a decaying transient cannot "
-                                 f"be moved to the native rate {rate:.3g} Hz; pass native_fs=fs")
+            g = _g_at_rate(_ar_matrix(g, y.shape[0], order), float(fs), rate)
         at_native, _ = resample_with_gaps(y, fs, rate)
         short = unusable_rows(at_native) & ~bad
         warn_unusable_rows(short)
@@ -96,6 +93,15 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
                              baseline=result.baseline[0], g=result.g[0], sn=result.sn[0],
                              lam=result.lam[0], fs=result.fs, native_fs=result.native_fs)
     return result
+
+
+def _g_at_rate(g: np.ndarray, fs: float, rate: float) -> np.ndarray:
+    """(cells, order) AR coefficients given at ``fs``, converted to ``rate``."""
+    converted = ar_at_rate(g, fs, rate)
+    if np.isnan(converted).any():
+        raise InputError("g: AR coefficients that are not a decaying transient cannot be moved "
+                         f"to the native rate {rate:.3g} Hz; pass native_fs=fs")
+    return converted
 
 
 def _at_rate(solved: Deconvolution, y: np.ndarray, bad: np.ndarray, fs: float

@@ -27,13 +27,13 @@ from pydantic import ValidationError
 import calscope
 from calscope import metrics
 from calscope.config import SupervisedSettings
+from calscope.deconv import deconvolve
+from calscope.deconv.bandwidth import working_rate
+from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
-from calscope.deconv import deconvolve
-from calscope.deconv.bandwidth import working_rate
-from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import simulated_recordings
 from calscope.infer.spikenet import SpikeNet
@@ -85,8 +85,8 @@ class SupervisedModel:
         Returns:
             `SpikeInference` with ``spikes`` (expected spikes per frame), ``lower``/``upper``
             (5th/95th percentiles of the Gaussian-smoothed spike count per frame),
-            ``calcium=None``, ``params={"sn": noise σ at 30 Hz}``, ``native_fs``; NaN exactly where the input
-            is NaN and on rows that cannot be inferred (all NaN, constant).
+            ``calcium=None``, ``params={"sn": noise σ at 30 Hz}``, ``native_fs``; NaN exactly
+            where the input is NaN and on rows that cannot be inferred (all NaN, constant).
 
         Raises:
             InputError: not a numeric (cells, T) array, fs outside :data:`FS_RANGE`, or traces
@@ -127,7 +127,7 @@ class SupervisedModel:
         spread onto 30 Hz. Band-limited interpolation leaves the top of the 30 Hz spectrum
         empty, the noise σ measured there collapses and OASIS fits noise as spikes (Spikefinder
         4, 7.8 Hz data at 100 Hz: r 0.26 → 0.44). Traces recorded below 30 Hz keep the 30 Hz
-        channel: at 7.5 Hz it blended better in leave-one-dataset-out (0.681 vs 0.649)."""
+        channel: at 7.5 Hz it blended better in leave-one-dataset-out (mean r 0.650 vs 0.630)."""
         if (rate >= min(fs, MODEL_FS) or self.settings.oasis_blend == 0 or feats.bad.all()
                 or n_frames_at(y.shape[1], fs, rate) < MIN_SAMPLES):
             return feats.x[:, 3]
