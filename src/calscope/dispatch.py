@@ -28,8 +28,9 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             "supervised" (a network trained on real ground truth,
             `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
-            baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed, progress, native_fs and any
-            `calscope.config.AmortizedSettings` field. Supervised: model, oasis_blend, native_fs.
+            baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed,
+            progress, native_fs and any `calscope.config.AmortizedSettings` field.
+            Supervised: model, oasis_blend, native_fs.
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.

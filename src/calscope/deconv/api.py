@@ -12,7 +12,7 @@ from calscope.deconv.gfit import fit_decay
 from calscope.deconv.kinetics import ar_at_rate, ar_coefficients, kernel_roots
 from calscope.deconv.noise import noise_sigma
 from calscope.deconv.oasis import solve_matrix
-from calscope.deconv.resample import bridge_nan, counts_to_rate, resample, resample_with_gaps
+from calscope.deconv.resample import resample_with_gaps, to_input_frames
 from calscope.deconv.result import Deconvolution
 from calscope.errors import InputError
 from calscope.validation import checked_traces, unusable_rows, warn_unusable_rows
@@ -75,7 +75,7 @@ def deconvolve(traces: np.ndarray, fs: float, *, order: Literal[1, 2] = 2,
         raise InputError(f"penalty: must be 'l1' or 'l0', got {penalty!r}")
     was_1d = np.ndim(traces) == 1
     y, bad = checked_traces(traces, fs)
-    rate = working_rate(y[~bad], float(fs), native_fs)
+    rate = working_rate(y[~bad] if bad.any() else y, float(fs), native_fs)
     if rate < fs:
         if g is not None:
             g = _g_at_rate(_ar_matrix(g, y.shape[0], order), float(fs), rate)
@@ -111,8 +111,8 @@ def _at_rate(solved: Deconvolution, y: np.ndarray, bad: np.ndarray, fs: float
     ``y`` is NaN and on ``bad`` rows."""
     n = y.shape[1]
     missing = np.isnan(y) | bad[:, None]
-    spikes = counts_to_rate(bridge_nan(solved.spikes), solved.fs, fs, n)
-    calcium, base = (resample(bridge_nan(a), solved.fs, fs, n)
+    spikes = to_input_frames(solved.spikes, solved.fs, fs, n, counts=True)
+    calcium, base = (to_input_frames(a, solved.fs, fs, n, counts=False)
                      for a in (solved.calcium, solved.baseline))
     for a in (spikes, calcium, base):
         a[missing] = np.nan

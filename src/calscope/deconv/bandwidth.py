@@ -54,11 +54,12 @@ def native_rate(traces: np.ndarray, fs: float) -> float:
         The native rate in Hz (``fs`` when no cliff is found, or the traces are too short to
         tell).
     """
-    rows = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    rows = rows[np.isfinite(rows).sum(axis=1) >= 2]
-    if rows.shape[0] > _MAX_ROWS:
-        rows = rows[np.linspace(0, rows.shape[0] - 1, _MAX_ROWS).astype(int)]
-    rows = fill_gaps(rows)
+    values = np.atleast_2d(np.asarray(traces))
+    # pick the rows first, so no copy of the whole (cells, T) input is made
+    usable = np.flatnonzero(np.isfinite(values).sum(axis=1) >= 2)
+    if usable.size > _MAX_ROWS:
+        usable = usable[np.linspace(0, usable.size - 1, _MAX_ROWS).astype(int)]
+    rows = fill_gaps(values[usable])
     rows = rows[np.ptp(rows, axis=1) > 0] if rows.size else rows
     nperseg = int(min(_SEGMENT, rows.shape[-1]))
     if rows.shape[0] == 0 or nperseg < 64:
@@ -91,13 +92,10 @@ def working_rate(traces: np.ndarray, fs: float, native_fs: float | None = None,
 def _cliff_bin(level: np.ndarray) -> float | None:
     """The (fractional) frequency bin of the steepest qualifying fall of a log10 spectrum, or
     None. Bin k has frequency k / nperseg (fraction of fs); the last bin is the Nyquist one."""
-    n = level.size - 1  # Nyquist bin
-    nperseg = 2 * n
-    first = _MIN_BIN
-    last = int(MAX_FRACTION * nperseg)
+    nperseg = 2 * (level.size - 1)  # the last bin is the Nyquist one
     best, best_drop = None, CLIFF_DECADES
-    for k in range(first, last + 1):
-        width = max(3, k // 10)
+    for k in range(_MIN_BIN, int(MAX_FRACTION * nperseg) + 1):
+        width = _width(k)
         below = np.median(level[max(k - _GUARD - width, 1): k - _GUARD])
         above = level[k + _GUARD + 1:]
         drop = below - max(np.median(above[:width]), float(np.quantile(above, 0.9)))
@@ -109,6 +107,11 @@ def _cliff_bin(level: np.ndarray) -> float | None:
     # the cliff's edge: where the spectrum first falls to half the power below it (the Hann
     # window spreads an ideal cut at f over the bins around f, with half the power at f)
     half = below - np.log10(2.0)
-    start = k - _GUARD - max(3, k // 10)
+    start = k - _GUARD - _width(k)
     j = start + int(np.argmax(level[start:] < half))
     return float(j - 1 + (level[j - 1] - half) / (level[j - 1] - level[j]))
+
+
+def _width(k: int) -> int:
+    """Bins compared on each side of a cliff at bin ``k`` (a tenth of its frequency, ≥ 3)."""
+    return max(3, k // 10)

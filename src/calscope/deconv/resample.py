@@ -91,6 +91,17 @@ def counts_to_rate(counts: np.ndarray, fs_in: float, fs_out: float, n_out: int) 
     return resample(np.asarray(counts) * fs_in, fs_in, fs_out, n_out) / fs_out
 
 
+def to_input_frames(x: np.ndarray, fs_in: float, fs_out: float, n_out: int, *,
+                    counts: bool) -> np.ndarray:
+    """(rows, T') results at ``fs_in`` with NaN gaps (bridged first) onto ``n_out`` frames at
+    ``fs_out``: per-frame counts keeping their totals (:func:`counts_to_rate`), or levels
+    (calcium, baseline) resampled (:func:`resample`). Returns (rows, n_out) float64, no NaN."""
+    filled = bridge_nan(x)
+    if counts:
+        return counts_to_rate(filled, fs_in, fs_out, n_out)
+    return resample(filled, fs_in, fs_out, n_out)
+
+
 def bridge_nan(y: np.ndarray) -> np.ndarray:
     """Fill NaN runs of each row by linear interpolation between the finite samples around them
     (constant past the ends). Rows without a finite sample become 0.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calscope.deconv.resample import bridge_nan, counts_to_rate, resample
+from calscope.deconv.resample import to_input_frames
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def at_input_rate(result: SpikeInference, traces: np.ndarray, fs: float) -> Spik
     """
     y = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     n, rate = y.shape[-1], result.fs
-    spikes, lower, upper = (counts_to_rate(bridge_nan(a), rate, fs, n)
+    spikes, lower, upper = (to_input_frames(a, rate, fs, n, counts=True)
                             for a in (result.spikes, result.lower, result.upper))
     calcium = (None if result.calcium is None
-               else resample(bridge_nan(result.calcium), rate, fs, n))
+               else to_input_frames(result.calcium, rate, fs, n, counts=False))
     samples = None
     if result.samples is not None:
         draws = np.nan_to_num(result.samples)
