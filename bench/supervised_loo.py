@@ -22,7 +22,7 @@ The amortized column is read from bench/results/infer_accuracy.json (an earlier 
 protocol) when present.
 
 Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--set epochs=12] [--folds-dir DIR]
-[--rescore] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
+[--rescore] [--never-train DS22,DS23] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,11 @@ def held_out_traces(group: str, data: Path) -> list[metrics.ScoringTrace]:
          for r in supervised.load_cascade_dataset(d)])
 
 
-def fold_model(group: str, data: Path, overrides: dict,
-               cache: Path) -> tuple[supervised.SupervisedModel, float]:
-    """The fold's model trained without the group, and its training seconds: read from
-    ``cache`` when a model with the same settings is kept there, else trained and kept."""
+def fold_model(group: str, data: Path, overrides: dict, cache: Path,
+               never: Sequence[str] = ()) -> tuple[supervised.SupervisedModel, float]:
+    """The fold's model trained without the group (nor the datasets in ``never``), and its
+    training seconds: read from ``cache`` when a model with the same settings is kept there,
+    else trained and kept."""
     name = fold_file(group)
     kept = cache / f"{name}.pt"
     settings = SupervisedSettings(**overrides)
@@ -159,7 +161,7 @@ def fold_model(group: str, data: Path, overrides: dict,
         if model.settings == settings:
             return model, float(model.card.get("train_seconds", float("nan")))
     model = supervised.train(supervised.load_ground_truth(data / "ground_truth" / "cascade",
-                                                          exclude=GROUPS[group]),
+                                                          exclude=[*GROUPS[group], *never]),
                              checkpoint=cache / f"{name}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
@@ -169,8 +171,9 @@ def fold_model(group: str, data: Path, overrides: dict,
     return model, model.log.seconds
 
 
-def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
-    model, train_s = fold_model(group, data, overrides, cache)
+def run_fold(group: str, data: Path, overrides: dict, cache: Path,
+             never: Sequence[str] = ()) -> dict:
+    model, train_s = fold_model(group, data, overrides, cache, never)
     traces = held_out_traces(group, data)
     network = model.with_oasis_blend(0.0)
     t1 = time.perf_counter()
@@ -179,6 +182,7 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path) -> dict:
     oasis = oasis_predictions(traces)
     result = {  # "supervised", "SF4", "SF6": the network alone; "blends": with OASIS mixed in
         "group": group, "train_s": train_s, "infer_s": infer_s, "settings": overrides,
+        "never_trained": list(never),
         "supervised": metrics.score_predictions(traces, preds)["per_dataset"],
         "oasis": metrics.score_predictions(traces, oasis)["per_dataset"],
         "counts": count_stats(preds, traces),
@@ -210,6 +214,22 @@ def at_weight(fold: dict, weight: str) -> dict:
 def scores(fold: dict, weight: str) -> dict[str, float]:
     """A fold's r per held-out dataset at ``oasis_blend`` weight."""
     return at_weight(fold, weight)["supervised"]
+
+
+def without(fold: dict, never: Sequence[str]) -> dict:
+    """The fold's scores without the held-out datasets named in ``never`` (a model of one cell
+    type is summarised on its own type only; `supervised_cell_types.py` scores the rest)."""
+    def keep(per_dataset: dict) -> dict:
+        return {ds: v for ds, v in per_dataset.items() if not ds.startswith(tuple(never))}
+
+    out = {**fold, "supervised": keep(fold["supervised"]), "oasis": keep(fold["oasis"]),
+           "counts": keep(fold["counts"])}
+    if "blends" in fold:
+        out["blends"] = {w: {**b, "supervised": keep(b["supervised"])}
+                         for w, b in fold["blends"].items()}
+    if "low_rate" in fold:
+        out["low_rate"] = {k: keep(v) for k, v in fold["low_rate"].items()}
+    return out
 
 
 def blend_summary(folds: dict[str, dict]) -> dict[str, Any]:
@@ -257,29 +277,38 @@ def main() -> None:
     p.add_argument("--rescore", action="store_true",
                    help="score every fold again from its kept model (inference only; after a "
                    "change to inference or scoring)")
+    p.add_argument("--never-train", default="",
+                   help="dataset prefixes left out of every fold's training (e.g. the "
+                   "interneuron datasets, for a model of one cell class)")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = args.data or shared_data_dir()
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
+    never = [d.strip() for d in args.never_train.split(",") if d.strip()]
     args.folds_dir.mkdir(parents=True, exist_ok=True)
     if args.out is None:
         args.out = args.folds_dir.with_suffix(".json")
     folds = {}
     for group in args.groups.split(","):
         path = args.folds_dir / f"{fold_file(group)}.json"
-        kept = path.is_file() and json.loads(path.read_text()).get("settings") == overrides
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+        kept = (stored.get("settings") == overrides
+                and stored.get("never_trained", []) == never)
         if kept and not args.rescore:
-            folds[group] = json.loads(path.read_text())
+            folds[group] = stored
             if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
-                model, _ = fold_model(group, data, overrides, CACHE_DIR / args.folds_dir.name)
+                model, _ = fold_model(group, data, overrides, CACHE_DIR / args.folds_dir.name,
+                                      never)
                 folds[group]["low_rate"] = low_rate_scores(model, held_out_traces(group, data))
                 write_json(path, folds[group])
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
-        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name)
+        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name, never)
         write_json(path, folds[group])
+    if never:
+        folds = {g: without(f, never) for g, f in folds.items()}
     amortized = {}
     previous, column = AMORTIZED_REFERENCE
     if previous.is_file():

@@ -85,6 +85,9 @@ class SupervisedSettings(_Stage):
     cell_context: bool = Field(False, description="three more input channels, constant in time, "
                                "that describe the whole cell (OASIS activity and peak SNR in "
                                "noise units, decay time)")
+    residual_input: bool = Field(False, description="the trace channels show what calscope's "
+                                 "OASIS leaves unexplained and its calcium, instead of the trace "
+                                 "itself (the indicator's kinetics absorbed by OASIS's fit)")
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")

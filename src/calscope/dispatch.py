@@ -26,11 +26,12 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             (a VAE recognition network, `calscope.infer.amortized`: trained on ``traces``
             first unless ``model=`` gives a trained model or its ``.pt`` path) or
             "supervised" (a network trained on real ground truth,
-            `calscope.infer.supervised`: the shipped model unless ``model=`` gives another).
+            `calscope.infer.supervised`: the shipped model of ``cell_type``, "excitatory"
+            (the default), "inhibitory" or "any", unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed,
             progress, native_fs and any `calscope.config.AmortizedSettings` field.
-            Supervised: model, oasis_blend, native_fs.
+            Supervised: model, cell_type, oasis_blend, native_fs.
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -57,13 +58,17 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         from calscope.infer import supervised
 
         model = settings.pop("model", None)
+        cell_type = settings.pop("cell_type", None)
         weight = settings.pop("oasis_blend", None)
         native_fs = settings.pop("native_fs", None)
         if settings:
-            raise InputError("method='supervised' takes only model=, oasis_blend= and "
-                             f"native_fs=, got {sorted(settings)}")
+            raise InputError("method='supervised' takes only model=, cell_type=, oasis_blend= "
+                             f"and native_fs=, got {sorted(settings)}")
         if not isinstance(model, supervised.SupervisedModel):
-            model = supervised.load(model)
+            model = supervised.load(model, cell_type)
+        elif cell_type is not None:
+            raise InputError("give a supervised model or a cell_type, not both (a model was "
+                             "trained on its own cell types: model.card['cell_type'])")
         if weight is not None:
             model = model.with_oasis_blend(float(weight))
         return model.infer(traces, fs, native_fs=native_fs)

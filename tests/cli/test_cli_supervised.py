@@ -26,15 +26,17 @@ def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_
                               batch_windows=16, simulated_minutes=0.0)
     config.write_text(Settings(supervised=tiny).to_yaml())
     root = shared_data / "ground_truth" / "cascade"
-    keep = "DS23"  # the smallest folder: leave all others out
-    others = ",".join(sorted({d.name[:4] for d in root.iterdir() if d.is_dir()} - {keep}))
+    keep = {"DS23", "DS20"}  # the smallest folder, and an excitatory one: leave all others out
+    others = ",".join(sorted({d.name[:4] for d in root.iterdir() if d.is_dir()} - keep))
     model = tmp_path / "model.pt"
     res = cli("train", "--method", "supervised", "--ground-truth", root, "--exclude", others,
-              "--config", config, "--out", model)
+              "--cell-type", "inhibitory", "--config", config, "--out", model)
     assert res.exit_code == 0, res.output
     card = json.loads(model.with_suffix(".json").read_text())
-    assert card["datasets"] == ["DS23-OGB1-m-PV-V1"] and card["epochs"] == 1
+    assert card["datasets"] == ["DS23-OGB1-m-PV-V1"] and card["epochs"] == 1  # DS20: excitatory
+    assert card["cell_type"] == "inhibitory"
     assert "calscope train --method supervised" in card["training_command"]
+    assert "--cell-type inhibitory" in card["training_command"]
     assert not model.with_name(model.name + ".ckpt").exists()
     src, y = traces_file
     out = tmp_path / "spikes.npy"
@@ -63,6 +65,31 @@ def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):
     assert res.exit_code == 2 and "--oasis-blend" in res.output
     res = cli("deconvolve", src, "--fs", 30, "--oasis-blend", 0.5, "--out", tmp_path / "s.npy")
     assert res.exit_code == 2 and "--oasis-blend" in res.output
+    for extra in (["--method", "supervised", "--cell-type", "pyramidal"],
+                  ["--method", "oasis", "--cell-type", "excitatory"],
+                  ["--method", "supervised", "--cell-type", "excitatory", "--model", src]):
+        res = cli("deconvolve", src, "--fs", 30, *extra, "--out", tmp_path / "s.npy")
+        assert res.exit_code == 2 and "--cell-type" in res.output, extra
+    res = cli("train", src, "--fs", 30, "--cell-type", "excitatory", "--out", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "--cell-type" in res.output
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_cell_type_picks_the_shipped_model_of_that_type(cli, traces_file, tmp_path):
+    from calscope.infer import supervised
+
+    src, y = traces_file
+    outs = {}
+    for cell_type in ("excitatory", "inhibitory"):
+        outs[cell_type] = tmp_path / f"{cell_type}.npy"
+        res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--cell-type",
+                  cell_type, "--out", outs[cell_type])
+        assert res.exit_code == 0, res.output
+        expected = supervised.load(cell_type=cell_type).infer(y, 30.0).spikes
+        np.testing.assert_allclose(np.load(outs[cell_type]), expected, rtol=1e-5, atol=1e-7)
+    # interneurons fire more spikes per unit of ΔF/F: the inhibitory model counts more
+    exc, inh = (np.nansum(np.load(outs[t])) for t in ("excitatory", "inhibitory"))
+    assert inh > 1.5 * exc
 
 
 def test_oasis_blend_mixes_oasis_into_the_shipped_models_output(cli, traces_file, tmp_path):

@@ -13,6 +13,7 @@ from calscope.deconv.noise import noise_sigma
 from calscope.errors import InputError
 from calscope.infer import SpikeInference, supervised
 from calscope.infer.blend import blend_with_oasis
+from calscope.infer.cell_types import CELL_TYPES, dataset_cell_type
 from calscope.infer.supervised_training import train_network
 from calscope.infer.training_set import match_noise, training_traces
 from calscope.io.ground_truth import load_cascade_dataset
@@ -58,18 +59,41 @@ def test_card_records_data_and_a_reproducible_check(tiny, cascade, tmp_path):
     assert supervised.slice_score(loaded, check) == pytest.approx(card["check"]["r"], abs=1e-4)
 
 
-def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data):
-    model = supervised.load()
+@pytest.mark.parametrize("cell_type", CELL_TYPES)
+def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data, cell_type):
+    model = supervised.load(cell_type=cell_type)
     card = model.card
     for key in ("datasets", "frame_rates_hz", "noise_sigma_range", "training_command", "date",
-                "validation", "check"):
+                "validation", "check", "cell_type"):
         assert key in card, key
+    assert card["cell_type"] == cell_type
+    real = {dataset_cell_type(d) for d in card["datasets"] if not d.startswith("SIM-")}
+    assert real == ({"excitatory", "inhibitory"} if cell_type == "any" else {cell_type})
     wanted = {tuple(k) for k in card["check"]["recordings"]}
     root = shared_data / "ground_truth" / "cascade"
     recs = [r for ds in {k[0] for k in wanted} for r in load_cascade_dataset(root / ds)
             if (r.dataset, r.neuron, r.trial) in wanted]
     assert len(recs) == len(wanted)
     assert supervised.slice_score(model, recs) == pytest.approx(card["check"]["r"], abs=2e-3)
+
+
+def test_cell_types_select_datasets_and_models(cascade, tmp_path):
+    inhibitory = {r.dataset for r in supervised.load_ground_truth(
+        cascade, exclude=["DS24", "DS25", "DS26", "DS33", "DS41"], cell_type="inhibitory")}
+    assert inhibitory == {"DS22-OGB1-m-SST-V1", "DS23-OGB1-m-PV-V1", "DS27-GCaMP6f-m-PV-vivo-V1"}
+    assert dataset_cell_type("DS09-GCaMP6f-m-V1") == "excitatory"
+    assert dataset_cell_type("DS41-GCaMP6s-spinal-cord-inhibitory") == "inhibitory"
+    with pytest.raises(InputError, match="choose one of"):
+        supervised.load(cell_type="pyramidal")
+    with pytest.raises(InputError, match="both given"):
+        supervised.load(tmp_path / "m.pt", cell_type="excitatory")
+    y = calscope.simulate.traces(2, 900, 30.0, seed=4).fluorescence
+    np.testing.assert_array_equal(
+        calscope.deconvolve(y, 30.0, method="supervised", cell_type="inhibitory").spikes,
+        supervised.load(cell_type="inhibitory").infer(y, 30.0).spikes)
+    with pytest.raises(InputError, match="not both"):
+        calscope.deconvolve(y, 30.0, method="supervised", model=supervised.load(),
+                            cell_type="excitatory")
 
 
 def test_match_noise_reaches_the_requested_level():
@@ -127,7 +151,7 @@ def test_dispatch_runs_the_supervised_method(tiny):
     y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)
     assert res.spikes.shape == y.shape
-    with pytest.raises(InputError, match="only model=, oasis_blend= and native_fs="):
+    with pytest.raises(InputError, match="only model=, cell_type=, oasis_blend= and native_fs="):
         calscope.deconvolve(y, 30.0, method="supervised", model=tiny, order=2)
 
 
@@ -301,16 +325,38 @@ def test_cell_context_channels_describe_the_whole_cell():
     assert loud[1] > faint[1] + 0.3  # events rise further above the noise
 
 
-def test_a_cell_context_model_trains_saves_and_infers(cascade, tmp_path):
+@pytest.mark.parametrize("option, channels", [("cell_context", 7), ("residual_input", 4)])
+def test_a_model_with_an_input_option_trains_saves_and_infers(cascade, tmp_path, option,
+                                                              channels):
     recordings = [r for p in ("DS06", "DS21") for r in _dataset(cascade, p, 4)]
-    model = supervised.train(recordings, cell_context=True,
+    model = supervised.train(recordings, **{option: True},
                              **{**TINY, "epochs": 1, "windows_per_epoch": 64})
     model.save(tmp_path / "c.pt")
     loaded = supervised.load(tmp_path / "c.pt")
-    assert loaded.settings.cell_context and loaded.net.inp.in_channels == 7
+    assert getattr(loaded.settings, option) and loaded.net.inp.in_channels == channels
     y = calscope.simulate.traces(3, 900, 30.0, seed=1).fluorescence
     np.testing.assert_allclose(loaded.infer(y, 30.0).spikes, model.infer(y, 30.0).spikes)
-    assert not supervised.load().settings.cell_context  # the shipped model: without
+    assert not getattr(supervised.load().settings, option)  # the shipped model: without
+
+
+def test_residual_input_shows_what_oasis_leaves_unexplained():
+    from calscope.infer.features import features
+    from calscope.infer.normalize import normalize
+
+    sim = calscope.simulate.traces(6, 6000, 30.0, seed=3, snr=8.0)
+    y = sim.fluorescence.copy()
+    y[1, 100:400] = np.nan  # a gap: zero in every channel, as in the plain features
+    plain, res = features(y).x, features(y, residual=True).x
+    np.testing.assert_array_equal(res[:, 2:], plain[:, 2:])  # log σ and OASIS spikes unchanged
+    assert np.all(res[1, :2, 100:400] == 0)
+    # channel 1: OASIS's calcium in ΔF/F, a noise-free version of the trace it replaces
+    norm = normalize(y, 30.0)
+    calcium = calscope.deconvolve(y - norm.baseline, 30.0, sn=norm.sn, baseline=False,
+                                  native_fs=30.0).calcium
+    np.testing.assert_allclose(res[:, 1], np.clip(np.nan_to_num(calcium), -3, 15) * 4, atol=1e-5)
+    # channel 0: what is left once the calcium is taken out is mostly the noise (σ ≈ 1)
+    raw_sd, left_sd = plain[:, 0].std(axis=1) / 0.2, res[:, 0].std(axis=1) / 0.2
+    assert np.all(left_sd < 1.3) and np.all(raw_sd > 2 * left_sd)
 
 
 def test_spikefinder_4_is_inferred_with_oasis_at_its_recorded_rate(shared_data):

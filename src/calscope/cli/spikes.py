@@ -16,6 +16,7 @@ from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
+from calscope.infer.cell_types import CELL_TYPES, DEFAULT_CELL_TYPE
 from calscope.io.traces import read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
@@ -59,11 +60,11 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
                  model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
                  optimize_g: bool = False, oasis_blend: Optional[float] = None,
-                 native_fs: Optional[float] = None) -> Any:
+                 native_fs: Optional[float] = None, cell_type: Optional[str] = None) -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
-    the traces first; supervised uses ``model`` or the shipped network. ``oasis_blend``
+    the traces first; supervised uses ``model`` or the shipped network of ``cell_type``. ``oasis_blend``
     replaces the network's own OASIS weight (None: keep it). ``native_fs`` is the rate the
     traces were recorded at (None: detected).
     """
@@ -78,7 +79,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     if method == "supervised":
         from calscope.infer import supervised
 
-        network = supervised.load(model)
+        network = supervised.load(model, cell_type)
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
         with err_console.status(f"inferring spikes of {label} …"):
@@ -132,6 +133,7 @@ def deconvolve_command(
         help="The rate (Hz) the traces were recorded at, when they were "
              "resampled up to --fs (default: detected from their spectrum; pass the --fs "
              "value to turn detection off).")] = None,
+    cell_type: Annotated[Optional[str], typer.Option(help=CELL_TYPE_HELP)] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -155,16 +157,35 @@ def deconvolve_command(
                          f"supervised, got {oasis_blend} with --method {method}")
     if method != "amortized" and samples:
         raise InputError("--samples belongs to --method amortized")
+    check_cell_type_option(cell_type, method, model)
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
-                          optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs)
+                          optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
+                          cell_type=cell_type)
     native_rate_note(result, data.fs)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
+
+
+CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
+                  "default; principal neurons), inhibitory (labelled interneurons: their spike "
+                  "counts) or any (trained on both); see docs/supervised.md.")
+
+
+def check_cell_type_option(cell_type: Optional[str], method: str,
+                           model: Optional[Path]) -> None:
+    """Reject a --cell-type that is unknown, or given with another method or with --model."""
+    if cell_type is None:
+        return
+    if cell_type not in CELL_TYPES:
+        raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got {cell_type!r}")
+    if method != "supervised" or model is not None:
+        raise InputError("--cell-type picks a shipped model of --method supervised (not with "
+                         "--model, whose card says what it was trained on)")
 
 
 def native_rate_note(result: Any, fs: float) -> str | None:
@@ -215,6 +236,10 @@ def train_command(
     exclude: Annotated[Optional[str], typer.Option(
         help="supervised: dataset folders to leave out, comma-separated name prefixes "
         "(e.g. DS09,DS17).")] = None,
+    cell_type: Annotated[Optional[str], typer.Option(
+        help="supervised: train on the datasets of one cell type: excitatory (the default, as "
+        "the shipped default model), inhibitory (the CASCADE interneuron datasets, "
+        "calscope.infer.cell_types) or any (every dataset).")] = None,
     max_time: Annotated[Optional[float], typer.Option(
         "--max-time", help="Training time budget (s).")] = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
@@ -244,16 +269,19 @@ def train_command(
                              "e.g. --ground-truth ../shared/data/ground_truth/cascade")
         command = ["calscope", "train", "--method", "supervised", "--ground-truth",
                    str(ground_truth), "--out", str(out)]
+        if cell_type is not None and cell_type not in CELL_TYPES:
+            raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got "
+                             f"{cell_type!r}")
         for flag, value in (("--exclude", exclude), ("--max-time", max_time),
-                            ("--config", config)):
+                            ("--config", config), ("--cell-type", cell_type)):
             command += [flag, str(value)] if value is not None else []
-        _train_supervised(ground_truth, exclude, out,
+        _train_supervised(ground_truth, exclude, cell_type or DEFAULT_CELL_TYPE, out,
                           settings_from(config).supervised.model_copy(update=budget),
                           shlex.join(command))
         return
-    if input is None or ground_truth is not None or exclude is not None:
-        raise InputError("--method amortized trains on INPUT traces (no --ground-truth or "
-                         "--exclude)")
+    if input is None or ground_truth is not None or exclude is not None or cell_type:
+        raise InputError("--method amortized trains on INPUT traces (no --ground-truth, "
+                         "--exclude or --cell-type)")
     settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     model = _train(data.traces, data.fs, settings, input.name, native_fs)
@@ -262,13 +290,13 @@ def train_command(
                       highlight=False)
 
 
-def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: Any,
-                      command: str) -> None:
+def _train_supervised(root: Path, exclude: Optional[str], cell_type: str, out: Path,
+                      settings: Any, command: str) -> None:
     """Train the supervised network on ground truth with a progress bar, and save it."""
     from calscope.infer import supervised
 
     left_out = [e.strip() for e in (exclude or "").split(",") if e.strip()]
-    recordings = supervised.load_ground_truth(root, exclude=left_out)
+    recordings = supervised.load_ground_truth(root, exclude=left_out, cell_type=cell_type)
     with epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
         model = supervised.train(recordings, settings, progress=update,
                                  checkpoint=out.with_name(out.name + ".ckpt"),
@@ -276,4 +304,5 @@ def _train_supervised(root: Path, exclude: Optional[str], out: Path, settings: A
     model.save(out)
     err_console.print(f"wrote {out} and {out.with_suffix('.json')} ({model.log.epochs} epochs in "
                       f"{model.log.seconds:.0f} s on {model.card['recordings']} recordings of "
-                      f"{len(model.card['datasets'])} datasets)", highlight=False)
+                      f"{len(model.card['datasets'])} datasets, cell type "
+                      f"{model.card['cell_type']})", highlight=False)

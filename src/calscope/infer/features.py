@@ -61,7 +61,7 @@ def input_channels(context: bool) -> int:
     return N_CHANNELS + (N_CONTEXT if context else 0)
 
 
-def features(traces30: np.ndarray, context: bool = False) -> Features:
+def features(traces30: np.ndarray, context: bool = False, residual: bool = False) -> Features:
     """Input channels for (cells, T) traces already at :data:`MODEL_FS` (NaN where missing).
 
     Channels: (y − baseline) / σ, y − baseline, log σ (constant in time), with the
@@ -73,6 +73,11 @@ def features(traces30: np.ndarray, context: bool = False) -> Features:
     of the network sees what kind of cell it is in: how much it fires in noise units, how far
     its largest events rise above the noise, and how fast its calcium decays.
 
+    With ``residual``, the first two channels no longer show the trace itself but what OASIS
+    made of it: (y − b − c) / σ, the part of the trace its calcium ``c`` does not explain, and
+    ``c`` in ΔF/F. The indicator's kinetics are then absorbed by OASIS's per-cell AR fit and the
+    network sees only OASIS's solution and its misfit.
+
     Raises:
         InputError: not a numeric (cells, T) array, too short, or no usable row.
     """
@@ -81,19 +86,23 @@ def features(traces30: np.ndarray, context: bool = False) -> Features:
     x = np.zeros((cells, input_channels(context), n), dtype=np.float32)
     good = ~norm.bad
     sn = norm.sn[good, None]
-    x[good, 0] = np.clip(norm.x[good], *_CLIP_X) * 0.2
-    x[good, 1] = np.clip(norm.x[good] * sn, *_CLIP_DFF) * 4.0
+    level = norm.x[good]  # (y − b) / σ, or with ``residual`` what OASIS leaves of it
+    dff = level * sn
     x[good, 2] = np.log(sn) + 3.0
     if good.any():
         # the baseline is already removed (the same slow baseline OASIS would compute)
-        level = np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good]
-        solution = deconvolve(level, MODEL_FS, sn=norm.sn[good], baseline=False,
-                              native_fs=MODEL_FS)
+        solution = deconvolve(np.asarray(traces30, dtype=np.float64)[good] - norm.baseline[good],
+                              MODEL_FS, sn=norm.sn[good], baseline=False, native_fs=MODEL_FS)
         spikes = np.nan_to_num(solution.spikes) / sn
         x[good, 3] = np.clip(spikes, 0.0, _CLIP_X[1]) * 0.2
+        if residual:
+            dff = np.nan_to_num(solution.calcium)
+            level = np.where(norm.mask[good] > 0, level - dff / sn, 0.0)
         if context:
             x[good, N_CHANNELS:] = _context(norm.x[good], norm.mask[good] > 0, spikes,
                                             solution.g)[..., None]
+    x[good, 0] = np.clip(level, *_CLIP_X) * 0.2
+    x[good, 1] = np.clip(dff, *_CLIP_DFF) * 4.0
     return Features(x=x, bad=norm.bad, sn=norm.sn)
 
 

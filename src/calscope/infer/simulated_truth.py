@@ -14,6 +14,8 @@ from calscope import simulate
 from calscope.io.ground_truth import GroundTruthRecording
 from calscope.simulate.indicators import INDICATORS
 
+#: Dataset names of the simulated recordings start with this (then the indicator preset).
+SIMULATED_PREFIX = "SIM-"
 #: Frame rates (Hz) each preset is simulated at.
 SIMULATED_RATES = (7.5, 15.0, 30.0, 60.0)
 _CELLS = 5  # cells per preset and frame rate
@@ -44,7 +46,7 @@ def simulated_recordings(minutes_per_preset: float, seed: int = 0
             for c in range(_CELLS):
                 frames = np.repeat(np.arange(n), sim.spikes[c])
                 spikes = np.sort((frames + rng.uniform(-0.5, 0.5, frames.size)) / fs)
-                out.append(GroundTruthRecording(f"SIM-{preset.name}", f"fs{k}-cell{c}", 0,
+                out.append(GroundTruthRecording(f"{SIMULATED_PREFIX}{preset.name}", f"fs{k}-cell{c}", 0,
                                                 sim.fluorescence[c].astype(np.float64), t, fs,
                                                 spikes))
     return out

@@ -1,6 +1,7 @@
 """Supervised spike inference: a network trained on real ground truth, shipped in the package.
 
-``load()`` returns the shipped model (``calscope/infer/models/supervised.pt`` with its JSON card);
+``load()`` returns the shipped model (``calscope/infer/models/supervised_excitatory.pt`` with its
+JSON card; ``load(cell_type=...)`` another cell type's, :mod:`calscope.infer.cell_types`);
 ``model.infer(traces, fs)`` gives expected spikes per frame with a 90% band for any number of
 cells at any frame rate in one pass. ``train(ground_truth_dir)`` reproduces a model from
 ground-truth recordings (simultaneous electrophysiology and imaging); ``calscope train --method
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,12 @@ from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
+from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, check_cell_type, dataset_cell_type,
+                                       shipped_model)
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.infer.result import SpikeInference
-from calscope.infer.simulated_truth import simulated_recordings
+from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
 from calscope.infer.training_set import training_traces
@@ -45,8 +48,8 @@ from calscope.validation import MIN_SAMPLES, as_trace_matrix, check_fs
 
 FORMAT = "calscope-supervised"
 FORMAT_VERSION = 1
-#: The shipped model and its card.
-SHIPPED = Path(__file__).with_name("models") / "supervised.pt"
+#: The default shipped model and its card (one per cell type: `shipped_model`).
+SHIPPED = shipped_model(DEFAULT_CELL_TYPE)
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
 _CHUNK_FRAMES = 160_000  # cells × frames per forward pass (small enough to stay in cache)
@@ -104,7 +107,7 @@ class SupervisedModel:
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
         rate = working_rate(y, fs, native_fs, lowest=FS_RANGE[0])
         y30, observed = to_model_rate(y, fs)
-        feats = features(y30, self.settings.cell_context)
+        feats = features(y30, self.settings.cell_context, self.settings.residual_input)
         _warn_if_not_dff(feats.sn)
         out30 = self._run(feats.x)
         out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
@@ -175,13 +178,23 @@ def _warn_if_not_dff(sn: np.ndarray) -> None:
                       "not raw fluorescence or percent", UserWarning, stacklevel=3)
 
 
-def load(path: str | Path | None = None) -> SupervisedModel:
-    """Read a supervised model; ``None`` reads the one shipped with calscope.
+def load(path: str | Path | None = None, cell_type: str | None = None) -> SupervisedModel:
+    """Read a supervised model; ``None`` reads the one shipped with calscope for ``cell_type``.
+
+    Args:
+        path: a model file from :func:`train` / ``calscope train --method supervised``.
+        cell_type: with no ``path``, which shipped model: ``"excitatory"`` (the default:
+            trained on principal neurons), ``"inhibitory"`` (on interneurons) or ``"any"`` (on
+            every dataset); see :mod:`calscope.infer.cell_types`.
 
     Raises:
-        InputError: the file is missing or is not a calscope supervised model.
+        InputError: the file is missing or is not a calscope supervised model, an unknown
+            cell type, or both a path and a cell type.
     """
-    path = SHIPPED if path is None else Path(path)
+    if path is not None and cell_type is not None:
+        raise InputError(f"a model file ({path}) and a cell type ({cell_type}) were both given; "
+                         "a model file was trained on its own cell types (its card says which)")
+    path = shipped_model(cell_type or DEFAULT_CELL_TYPE) if path is None else Path(path)
     payload = read_model_file(path, FORMAT, "train one with `calscope train --method supervised`",
                               "not a calscope supervised model (an amortized model is used "
                               "with method='amortized')")
@@ -202,11 +215,16 @@ def load(path: str | Path | None = None) -> SupervisedModel:
     return SupervisedModel(net, settings, json.loads(payload["card"]))
 
 
-def load_ground_truth(root: str | Path, exclude: Sequence[str] = ()) -> list[GroundTruthRecording]:
+def load_ground_truth(root: str | Path, exclude: Sequence[str] = (),
+                      cell_type: str = "any") -> list[GroundTruthRecording]:
     """Every recording of every dataset folder under ``root`` (``*.mat`` files in CASCADE's
-    layout), except the folders whose names start with one of ``exclude``."""
+    layout), except the folders whose names start with one of ``exclude``; with a
+    ``cell_type`` other than ``"any"``, only the folders of that type
+    (:func:`calscope.infer.cell_types.dataset_cell_type`)."""
+    check_cell_type(cell_type)
     dirs = [d for d in cascade_dataset_dirs(Path(root))
-            if not any(d.name.startswith(prefix) for prefix in exclude)]
+            if not any(d.name.startswith(prefix) for prefix in exclude)
+            and cell_type in ("any", dataset_cell_type(d.name))]
     if not dirs:
         raise InputError(f"{root}: no dataset folders with .mat files are left to train on")
     return [rec for d in dirs for rec in load_cascade_dataset(d)]
@@ -249,6 +267,8 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         "method": "supervised", "calscope_version": calscope.__version__,
         "date": datetime.date.today().isoformat(), "training_command": command,
         "datasets": sorted({t.dataset for t in traces}), "recordings": len(traces),
+        "cell_type": _cell_type_of(r.dataset for r in recordings
+                                   if not r.dataset.startswith(SIMULATED_PREFIX)),
         "frame_rates_hz": [fs[0], fs[-1]], "model_fs_hz": MODEL_FS,
         "noise_sigma_range": [float(min(t.sigma for t in traces)),
                               float(max(t.sigma for t in traces) * settings.max_noise_factor)],
@@ -258,6 +278,12 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     }
     model.card.update(card)
     return model
+
+
+def _cell_type_of(datasets: Iterable[str]) -> str:
+    """The cell type of a training set: that of its datasets if they share one, else "any"."""
+    types = {dataset_cell_type(d) for d in datasets}
+    return types.pop() if len(types) == 1 else "any"
 
 
 def slice_score(model: SupervisedModel, recordings: Sequence[GroundTruthRecording]) -> float:

@@ -112,7 +112,7 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     if settings.max_stretch > 1.0:
         stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
     y_model, observed = to_model_rate(y, fs * stretch)
-    feats = features(y_model, settings.cell_context)
+    feats = features(y_model, settings.cell_context, settings.residual_input)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
                           MODEL_FS)
     target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
