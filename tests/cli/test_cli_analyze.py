@@ -81,6 +81,22 @@ def test_bad_analyze_input_gives_one_line_errors_and_no_output(cli, tmp_path, fa
     res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
               "--method", "magic")
     assert res.exit_code == 2 and "unknown method" in res.output
+    res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
+              "--cell-type", "inhibitory")  # the default method is oasis
+    assert res.exit_code == 2 and "--cell-type" in res.output
+
+
+def test_analyze_with_the_supervised_model_of_a_cell_type_says_which(cli, tmp_path,
+                                                                     fast_config):
+    y = simulate.traces(8, 1800, 30.0, indicator="GCaMP6f", seed=6).fluorescence
+    np.save(tmp_path / "t.npy", y)
+    out = tmp_path / "an"
+    res = cli("analyze", tmp_path / "t.npy", "--fs", 30, "--out", out, "--method",
+              "supervised", "--cell-type", "inhibitory", "--config", fast_config)
+    assert res.exit_code == 0, res.output
+    arrays, meta = read_bundle(out / "results.npz")
+    assert meta["method"] == "supervised"
+    assert "supervised model of inhibitory cells" in " ".join(meta["notes"])
 
 
 def test_analyze_with_stimulus_labels_tests_noise_correlations(cli, tmp_path, fast_config):

@@ -16,6 +16,7 @@ from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.extract import delta_f_over_f
+from calscope.infer.cell_types import DEFAULT_CELL_TYPE
 from calscope.io.stimulus import read_stimulus
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
@@ -104,6 +105,9 @@ def analyze_command(
         note = native_rate_note(inferred, data.fs)
         if note:
             notes.append(note)
+        if method == "supervised" and model is None:
+            notes.append(f"spikes by the shipped supervised model of "
+                         f"{cell_type or DEFAULT_CELL_TYPE} cells (--cell-type)")
         seconds["spike inference"] = round(time.perf_counter() - start, 3)
     fov = read_suite2p_fov(input, data.rows) if data.fmt == "suite2p" else None
     if fov is not None and fov.kind != "mean image":
