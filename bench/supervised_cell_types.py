@@ -13,7 +13,9 @@ For every CASCADE dataset this puts side by side, all out of sample:
 - calscope's OASIS on the same recordings (from the fold files).
 
 Each at the network alone (``oasis_blend`` 0) and at the default blend, with the median count
-bias per dataset (CASCADE's: (Σ pred − Σ true) / Σ true per neuron, median over neurons).
+bias per dataset (CASCADE's: (Σ pred − Σ true) / Σ true per neuron, median over neurons), and
+at the default blend once more with the recordings downsampled to 7.5 Hz (``low_rate_scores``
+of ``supervised_loo.py``).
 Only the ``other type`` column runs inference here; the rest is read from the fold files.
 
 Run: ``python bench/supervised_cell_types.py [--any-folds DIR] [--type-folds DIR]``
@@ -32,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, write_json  # noqa: E402
 from supervised_loo import (FOLD_DIR, GROUPS, _infer, count_stats, fold_file,  # noqa: E402
-                            held_out_traces, scores)
+                            held_out_traces, low_rate_scores, scores)
 
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
@@ -54,8 +56,8 @@ def fold_of(folder: Path, dataset: str) -> dict | None:
 
 
 def other_type_scores(data: Path) -> dict[str, dict[str, float]]:
-    """Per dataset: r (network alone, default blend) and count bias of the shipped model of the
-    other cell type."""
+    """Per dataset: r (network alone, default blend, default blend at 7.5 Hz) and count bias of
+    the shipped model of the other cell type."""
     out: dict[str, dict[str, float]] = {}
     for group in GROUPS:
         traces = held_out_traces(group, data)
@@ -69,8 +71,10 @@ def other_type_scores(data: Path) -> dict[str, dict[str, float]]:
             r0 = metrics.score_predictions(mine, alone)["per_dataset"]
             rw = metrics.score_predictions(mine, blended)["per_dataset"]
             bias = count_stats(alone, mine)
+            low = low_rate_scores(model, mine)[WEIGHT]
             for ds in r0:
-                out[ds] = {"alone": r0[ds], "blend": rw[ds], "bias": bias[ds]["bias"]}
+                out[ds] = {"alone": r0[ds], "blend": rw[ds], "bias": bias[ds]["bias"],
+                           "low": low[ds]}
         print(f"  {group} scored with the other type's model", flush=True)
     return out
 
@@ -96,15 +100,20 @@ def main() -> None:
         rows.append([ds, cell_type, anyf["oasis"][ds],
                      scores(anyf, WEIGHT)[ds], scores(own, WEIGHT)[ds], other[ds]["blend"],
                      anyf["supervised"][ds], own["supervised"][ds], other[ds]["alone"],
-                     anyf["counts"][ds]["bias"], own["counts"][ds]["bias"], other[ds]["bias"]])
+                     anyf["counts"][ds]["bias"], own["counts"][ds]["bias"], other[ds]["bias"],
+                     anyf["low_rate"]["oasis"][ds], anyf["low_rate"][WEIGHT][ds],
+                     own["low_rate"][WEIGHT][ds], other[ds]["low"]])
     header = ["dataset", "type", "OASIS", f"any (w {WEIGHT})", f"own type (w {WEIGHT})",
               f"other type (w {WEIGHT})", "any alone", "own alone", "other alone",
-              "bias any", "bias own", "bias other"]
+              "bias any", "bias own", "bias other",
+              "7.5 Hz OASIS", "7.5 Hz any", "7.5 Hz own", "7.5 Hz other"]
     r = np.array([row[2:] for row in rows], dtype=float)
     summary = {
         "mean": dict(zip(header[2:], r.mean(axis=0))),
         "better_than_oasis": {h: int((r[:, k] > r[:, 0]).sum())
                               for k, h in enumerate(header[2:9]) if k},
+        "better_than_oasis_7.5_Hz": {h: int((r[:, k] > r[:, 10]).sum())
+                                     for k, h in zip((11, 12, 13), header[13:])},
         "median_abs_log_count_ratio": {h: float(np.median(np.abs(np.log1p(r[:, k]))))
                                        for k, h in zip((7, 8, 9), header[9:])},
         "datasets": len(rows),
@@ -112,6 +121,7 @@ def main() -> None:
     table = rows + [["mean", "", *r.mean(axis=0)]]
     print(format_table(header, table))
     print("better than OASIS:", summary["better_than_oasis"], f"of {len(rows)}")
+    print("at 7.5 Hz:", summary["better_than_oasis_7.5_Hz"], f"of {len(rows)}")
     print("median over datasets of |log(1 + count bias)|:",
           {k: round(v, 3) for k, v in summary["median_abs_log_count_ratio"].items()})
     write_json(args.out, {"table": {"header": header, "rows": table}, "summary": summary,
