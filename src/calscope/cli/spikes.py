@@ -64,9 +64,9 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
-    the traces first; supervised uses ``model`` or the shipped network of ``cell_type``. ``oasis_blend``
-    replaces the network's own OASIS weight (None: keep it). ``native_fs`` is the rate the
-    traces were recorded at (None: detected).
+    the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
+    the default type). ``oasis_blend`` replaces the network's own OASIS weight (None: keep it).
+    ``native_fs`` is the rate the traces were recorded at (None: detected).
     """
     if method == "amortized":
         from calscope.infer import amortized
@@ -176,14 +176,16 @@ CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitat
                   "counts) or any (trained on both); see docs/supervised.md.")
 
 
+def _check_known_cell_type(cell_type: Optional[str]) -> None:
+    if cell_type is not None and cell_type not in CELL_TYPES:
+        raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got {cell_type!r}")
+
+
 def check_cell_type_option(cell_type: Optional[str], method: str,
                            model: Optional[Path]) -> None:
     """Reject a --cell-type that is unknown, or given with another method or with --model."""
-    if cell_type is None:
-        return
-    if cell_type not in CELL_TYPES:
-        raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got {cell_type!r}")
-    if method != "supervised" or model is not None:
+    _check_known_cell_type(cell_type)
+    if cell_type is not None and (method != "supervised" or model is not None):
         raise InputError("--cell-type picks a shipped model of --method supervised (not with "
                          "--model, whose card says what it was trained on)")
 
@@ -269,9 +271,7 @@ def train_command(
                              "e.g. --ground-truth ../shared/data/ground_truth/cascade")
         command = ["calscope", "train", "--method", "supervised", "--ground-truth",
                    str(ground_truth), "--out", str(out)]
-        if cell_type is not None and cell_type not in CELL_TYPES:
-            raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got "
-                             f"{cell_type!r}")
+        _check_known_cell_type(cell_type)
         for flag, value in (("--exclude", exclude), ("--max-time", max_time),
                             ("--config", config), ("--cell-type", cell_type)):
             command += [flag, str(value)] if value is not None else []
