@@ -16,7 +16,7 @@ from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
-from calscope.infer.cell_types import CELL_TYPES, DEFAULT_CELL_TYPE
+from calscope.infer.cell_types import DEFAULT_CELL_TYPE, check_cell_type
 from calscope.io.traces import read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
@@ -176,16 +176,13 @@ CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitat
                   "counts) or any (trained on both); see docs/supervised.md.")
 
 
-def _check_known_cell_type(cell_type: Optional[str]) -> None:
-    if cell_type is not None and cell_type not in CELL_TYPES:
-        raise InputError(f"--cell-type: choose one of {', '.join(CELL_TYPES)}, got {cell_type!r}")
-
-
 def check_cell_type_option(cell_type: Optional[str], method: str,
                            model: Optional[Path]) -> None:
     """Reject a --cell-type that is unknown, or given with another method or with --model."""
-    _check_known_cell_type(cell_type)
-    if cell_type is not None and (method != "supervised" or model is not None):
+    if cell_type is None:
+        return
+    check_cell_type(cell_type, "--cell-type")
+    if method != "supervised" or model is not None:
         raise InputError("--cell-type picks a shipped model of --method supervised (not with "
                          "--model, whose card says what it was trained on)")
 
@@ -271,7 +268,8 @@ def train_command(
                              "e.g. --ground-truth ../shared/data/ground_truth/cascade")
         command = ["calscope", "train", "--method", "supervised", "--ground-truth",
                    str(ground_truth), "--out", str(out)]
-        _check_known_cell_type(cell_type)
+        if cell_type is not None:
+            check_cell_type(cell_type, "--cell-type")
         for flag, value in (("--exclude", exclude), ("--max-time", max_time),
                             ("--config", config), ("--cell-type", cell_type)):
             command += [flag, str(value)] if value is not None else []

@@ -28,10 +28,11 @@ INHIBITORY_DATASETS = ("DS22", "DS23", "DS24", "DS25", "DS26", "DS27", "DS33", "
 _MODELS = Path(__file__).with_name("models")
 
 
-def check_cell_type(cell_type: str) -> str:
-    """Return ``cell_type`` if it is one of :data:`CELL_TYPES`, else raise InputError."""
+def check_cell_type(cell_type: str, what: str = "cell type") -> str:
+    """Return ``cell_type`` if it is one of :data:`CELL_TYPES`, else raise InputError naming
+    ``what`` (the argument or option it came from)."""
     if cell_type not in CELL_TYPES:
-        raise InputError(f"cell type {cell_type!r}: choose one of {', '.join(CELL_TYPES)}")
+        raise InputError(f"{what} {cell_type!r}: choose one of {', '.join(CELL_TYPES)}")
     return cell_type
 
 
