@@ -8,7 +8,8 @@ The blend is linear and keeps each member's count, so averaging the members' ble
 is the blend of the averaged network output. Inference only: no training.
 
 Each fold's scores are written to ``<out without .json>/<group>.json`` as soon as they are done
-and reused by a later run with the same members (so a run can be split or resumed).
+and reused by a later run with the same members (so a run can be split or resumed; the
+kept fold models are then not needed).
 
 Run: ``python bench/supervised_ensemble.py --members baseline,context
 [--groups DS09,DS17] [--out bench/results/supervised_ensemble.json]``
@@ -84,15 +85,15 @@ def main() -> None:
     names = args.members.split(",")
     folds = {}
     for group in args.groups.split(","):
+        kept = args.out.with_suffix("") / f"{fold_file(group)}.json"
+        if kept.is_file() and json.loads(kept.read_text()).get("members") == names:
+            folds[group] = json.loads(kept.read_text())
+            continue
         paths = {n: CACHE_DIR / n / f"{fold_file(group)}.pt" for n in names}
         missing = [str(q) for q in paths.values() if not q.is_file()]
         if missing:
             raise SystemExit(f"fold {group}: no kept model {missing}; run supervised_loo.py "
                              "with --folds-dir bench/results/supervised_loo_exp/<experiment>")
-        kept = args.out.with_suffix("") / f"{fold_file(group)}.json"
-        if kept.is_file() and json.loads(kept.read_text()).get("members") == names:
-            folds[group] = json.loads(kept.read_text())
-            continue
         print(f"fold {group}", flush=True)
         folds[group] = score_fold(group, {n: supervised.load(q) for n, q in paths.items()}, data)
         write_json(kept, {"members": names, **folds[group]})
