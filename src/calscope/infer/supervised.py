@@ -200,7 +200,7 @@ def load(path: str | Path | None = None, cell_type: str | None = None) -> Superv
                               "with method='amortized')")
     if payload.get("version") != FORMAT_VERSION:
         raise InputError(f"{path}: a supervised model of format version {payload.get('version')}; "
-                         f"this calscope reads version {FORMAT_VERSION} ; "
+                         f"this calscope reads version {FORMAT_VERSION}; "
                          "retrain the model with this calscope version")
     try:
         # files written before the low-rate augmentation existed were trained without it
