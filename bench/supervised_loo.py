@@ -278,8 +278,9 @@ def main() -> None:
                    help="score every fold again from its kept model (inference only; after a "
                    "change to inference or scoring)")
     p.add_argument("--never-train", default="",
-                   help="dataset prefixes left out of every fold's training (e.g. the "
-                   "interneuron datasets, for a model of one cell class)")
+                   help="dataset prefixes left out of every fold's training and summary (e.g. "
+                   "the interneuron datasets, for a model of one cell class); groups made only "
+                   "of them are skipped")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
@@ -292,6 +293,9 @@ def main() -> None:
         args.out = args.folds_dir.with_suffix(".json")
     folds = {}
     for group in args.groups.split(","):
+        if never and all(d.startswith(tuple(never)) for d in GROUPS[group]):
+            print(f"fold {group}: every dataset of it is in --never-train, skipped", flush=True)
+            continue
         path = args.folds_dir / f"{fold_file(group)}.json"
         stored = json.loads(path.read_text()) if path.is_file() else {}
         kept = (stored.get("settings") == overrides
