@@ -86,8 +86,9 @@ def main() -> None:
     folds = {}
     for group in args.groups.split(","):
         kept = args.out.with_suffix("") / f"{fold_file(group)}.json"
-        if kept.is_file() and json.loads(kept.read_text()).get("members") == names:
-            folds[group] = json.loads(kept.read_text())
+        stored = json.loads(kept.read_text()) if kept.is_file() else {}
+        if stored.get("members") == names:
+            folds[group] = stored
             continue
         paths = {n: CACHE_DIR / n / f"{fold_file(group)}.pt" for n in names}
         missing = [str(q) for q in paths.values() if not q.is_file()]
