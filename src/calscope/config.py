@@ -82,6 +82,10 @@ class SupervisedSettings(_Stage):
     min_rate_hz: float = Field(5.0, gt=0, description="lowest frame rate of those copies (Hz): "
                                "drawn log-uniformly from it to min(own rate, 30 Hz)")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
+    target_sigma_frames: float = Field(0.0, ge=0, description="Gaussian smoothing of the truth "
+                                       "in frames of each training copy's own rate, where that "
+                                       "is wider than target_sigma_s: a slow scan cannot place "
+                                       "a spike within its frame (0 = off)")
     cell_context: bool = Field(False, description="three more input channels, constant in time, "
                                "that describe the whole cell (OASIS activity and peak SNR in "
                                "noise units, decay time)")

@@ -272,6 +272,35 @@ def test_low_rate_copies_average_frames_and_keep_every_spike():
     assert max(roughness) < np.mean(np.abs(np.diff(plain.x[1][plain.valid])))
 
 
+def test_slow_copies_get_a_target_no_sharper_than_their_frames():
+    from dataclasses import replace
+
+    from calscope.deconv.resample import resample_with_gaps
+    from calscope.infer.simulated_truth import simulated_recordings
+    from calscope.infer.training_set import augment
+
+    fast = [t for t in training_traces(simulated_recordings(0.5, seed=4)) if t.fs == 60.0][0]
+    slow = replace(fast, dff=resample_with_gaps(fast.dff, 60.0, 7.5)[0][0], fs=7.5)
+
+    def targets(trace):
+        settings = {"clean_fraction": 1.0, "low_rate_fraction": 0.0, "target_sigma_s": 0.0}
+        sharp = augment(trace, np.random.default_rng(1), SupervisedSettings(**settings))
+        framed = augment(trace, np.random.default_rng(1),
+                         SupervisedSettings(**settings, target_sigma_frames=0.29))
+        np.testing.assert_array_equal(sharp.x, framed.x)  # the same copy: only the target moves
+        assert framed.target.sum() == pytest.approx(sharp.target.sum(), rel=0.01)
+        return sharp.target, framed.target
+
+    # at 7.5 Hz: σ = 0.29 frames = 39 ms, more than a model frame
+    sharp, framed = targets(slow)
+    np.testing.assert_allclose(framed, metrics.gaussian_smooth(sharp, 30.0, 0.29 / 7.5),
+                               atol=1e-5)
+    assert framed.max() < 0.6 * sharp.max()
+    # at 60 Hz: σ = 0.29 / 60 s, a seventh of a model frame: still the raw count
+    sharp, framed = targets(fast)
+    np.testing.assert_allclose(framed, sharp, atol=0.02)
+
+
 def test_oasis_blend_mixes_in_oasis_at_the_networks_count():
     rng = np.random.default_rng(3)
     net = rng.random((3, 200))

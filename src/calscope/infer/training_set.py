@@ -101,6 +101,9 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     - With ``max_stretch`` > 1 the copy is also read as if recorded at k × its frame rate, k
       drawn log-uniformly from [1/``max_stretch``, ``max_stretch``]: its kinetics run k× faster
       and its spikes come k× denser, as for indicators and cells not in the training data.
+    - The target is the spike count per model frame smoothed by a Gaussian of σ =
+      max(``target_sigma_s``, ``target_sigma_frames`` / the copy's rate): a copy recorded at a
+      low rate gets a target no sharper than its frames can resolve.
     """
     y, fs, sigma = trace.dff, trace.fs, trace.sigma
     if rng.random() < settings.low_rate_fraction:
@@ -115,7 +118,8 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     feats = features(y_model, settings.cell_context, settings.residual_input)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
                           MODEL_FS)
-    target = gaussian_smooth(counts, MODEL_FS, settings.target_sigma_s).astype(np.float32)
+    sigma_s = max(settings.target_sigma_s, settings.target_sigma_frames / (fs * stretch))
+    target = gaussian_smooth(counts, MODEL_FS, sigma_s).astype(np.float32)
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
 
 
