@@ -114,11 +114,12 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     stretch = 1.0
     if settings.max_stretch > 1.0:
         stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
-    y_model, observed = to_model_rate(y, fs * stretch)
+    rate = fs * stretch  # the copy's frame rate as the network will read it
+    y_model, observed = to_model_rate(y, rate)
     feats = features(y_model, settings.cell_context, settings.residual_input)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
                           MODEL_FS)
-    sigma_s = max(settings.target_sigma_s, settings.target_sigma_frames / (fs * stretch))
+    sigma_s = max(settings.target_sigma_s, settings.target_sigma_frames / rate)
     target = gaussian_smooth(counts, MODEL_FS, sigma_s).astype(np.float32)
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
 
