@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -56,11 +57,17 @@ def group_model(group: str, experiment: str, cell_type: str
     kept = CACHE_DIR / experiment / f"{fold_file(group)}.pt"
     if kept.is_file():
         return supervised.load(kept), "fold"
-    shipped = supervised.load(cell_type=cell_type)
+    shipped = _shipped(cell_type)
     trained = shipped.card.get("datasets", [])
     if any(d.startswith(prefix) for d in trained for prefix in GROUPS[group]):
         return None, ""
     return shipped, "shipped"
+
+
+@cache
+def _shipped(cell_type: str) -> supervised.SupervisedModel:
+    """The shipped model of ``cell_type``, read once for every group that needs it."""
+    return supervised.load(cell_type=cell_type)
 
 
 def per_neuron_r(traces: list[metrics.ScoringTrace], preds: list[np.ndarray | None]
