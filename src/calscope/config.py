@@ -80,7 +80,9 @@ class SupervisedSettings(_Stage):
                                      "downsampled to a lower frame rate (frame averages), as "
                                      "recorded by a slower scan (0 = off)")
     min_rate_hz: float = Field(5.0, gt=0, description="lowest frame rate of those copies (Hz): "
-                               "drawn log-uniformly from it to min(own rate, 30 Hz)")
+                               "drawn log-uniformly from it to min(own rate, max_rate_hz)")
+    max_rate_hz: float = Field(30.0, gt=0, le=30.0, description="highest frame rate of those "
+                               "copies (Hz; at most the network's 30 Hz)")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
     target_sigma_frames: float = Field(0.0, ge=0, description="Gaussian smoothing of the truth "
                                        "in frames of each training copy's own rate, where that "

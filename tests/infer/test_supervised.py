@@ -249,6 +249,8 @@ def test_low_rate_copies_average_frames_and_keep_every_spike():
         assert y.size == pytest.approx(120 * rate, abs=2)
         assert np.std(y) == pytest.approx(sigma, rel=0.15)  # white noise averaged down
         assert sigma == pytest.approx(0.1 * np.sqrt(rate / 60.0))
+    rates = [at_lower_rate(noise, rng, 5.0, max_rate_hz=15.0)[1] for _ in range(20)]
+    assert 5.0 <= min(rates) and max(rates) <= 15.0  # a ceiling below 30 Hz is kept
     slow = TrainingTrace("s", "s", noise.dff[:600], 5.0, 0.1, np.zeros(0))
     assert at_lower_rate(slow, rng, 5.0)[1] == 5.0
     gap = noise.dff.copy()

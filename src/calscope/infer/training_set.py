@@ -107,7 +107,7 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     """
     y, fs, sigma = trace.dff, trace.fs, trace.sigma
     if rng.random() < settings.low_rate_fraction:
-        y, fs, sigma = at_lower_rate(trace, rng, settings.min_rate_hz)
+        y, fs, sigma = at_lower_rate(trace, rng, settings.min_rate_hz, settings.max_rate_hz)
     if rng.random() >= settings.clean_fraction:
         factor = np.exp(rng.uniform(0.0, np.log(settings.max_noise_factor)))
         y = match_noise(y, sigma, sigma * factor, rng)
@@ -124,10 +124,10 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
 
 
-def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: float
-                  ) -> tuple[np.ndarray, float, float]:
+def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: float,
+                  max_rate_hz: float = MODEL_FS) -> tuple[np.ndarray, float, float]:
     """The trace as recorded at a rate r drawn log-uniformly from [``min_rate_hz``, min(its
-    rate, :data:`MODEL_FS`)]: each new frame averages the old frames it spans
+    rate, ``max_rate_hz``, :data:`MODEL_FS`)]: each new frame averages the old frames it spans
     (:func:`calscope.deconv.resample.resample_with_gaps`), so white noise falls to
     σ · sqrt(r / fs). A trace already at or below ``min_rate_hz`` is returned unchanged.
 
@@ -135,7 +135,7 @@ def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: f
         ``(dff, r, sigma)``: (T_r,) ΔF/F at r Hz (NaN where not recorded), r (Hz), and its
         noise σ (ΔF/F).
     """
-    top = min(trace.fs, MODEL_FS)
+    top = min(trace.fs, max_rate_hz, MODEL_FS)
     if top <= min_rate_hz:
         return trace.dff, trace.fs, trace.sigma
     rate = float(np.exp(rng.uniform(np.log(min_rate_hz), np.log(top))))
