@@ -106,3 +106,51 @@ def test_oasis_blend_mixes_oasis_into_the_shipped_models_output(cli, traces_file
     np.testing.assert_allclose(np.nansum(runs["1"], axis=1), np.nansum(runs["0"], axis=1),
                                rtol=1e-4)
     assert np.mean(runs["1"][ok] > 1e-6) < np.mean(runs["0"][ok] > 1e-6)
+
+
+def _suite2p_folder(tmp_path, y):
+    """A Suite2p plane folder whose F is raw fluorescence: 400 + 200 · ΔF/F, all ROIs cells."""
+    folder = tmp_path / "plane0"
+    folder.mkdir()
+    np.save(folder / "F.npy", (400.0 + 200.0 * y).astype(np.float32))
+    np.save(folder / "iscell.npy", np.ones((y.shape[0], 2)))
+    return folder
+
+
+def test_suite2p_fluorescence_becomes_dff_for_the_supervised_network(cli, traces_file,
+                                                                     tmp_path):
+    from calscope.extract import delta_f_over_f
+    from calscope.infer import supervised
+
+    _, y = traces_file
+    y = y[:, :-30]  # Suite2p traces have no padding
+    folder = _suite2p_folder(tmp_path, y)
+    out = tmp_path / "spikes.npy"
+    res = cli("deconvolve", folder, "--fs", 30, "--method", "supervised", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "ΔF/F computed from Suite2p" in res.output and "far above" not in res.output
+    raw = np.load(folder / "F.npy")
+    expected = supervised.load().infer(delta_f_over_f(raw, 30.0), 30.0).spikes
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-4, atol=1e-6)
+    # --no-dff hands the raw fluorescence on, and the network warns about it
+    res = cli("deconvolve", folder, "--fs", 30, "--method", "supervised", "--no-dff", "--out", out)
+    assert res.exit_code == 0 and "far above" in res.output, res.output
+
+
+def test_dff_flag_converts_any_input_and_oasis_keeps_raw_units_without_it(cli, traces_file,
+                                                                         tmp_path):
+    import calscope
+    from calscope.extract import delta_f_over_f
+
+    _, y = traces_file
+    raw = (400.0 + 200.0 * y).astype(np.float32)
+    src = tmp_path / "raw.npy"
+    np.save(src, raw)
+    out = tmp_path / "spikes.npy"
+    assert cli("deconvolve", src, "--fs", 30, "--dff", "--out", out).exit_code == 0
+    np.testing.assert_allclose(np.load(out), calscope.deconvolve(delta_f_over_f(raw, 30.0),
+                                                                  30.0).spikes,
+                               rtol=1e-4, atol=1e-6)
+    folder = _suite2p_folder(tmp_path, y[:, :-30])
+    assert cli("deconvolve", folder, "--fs", 30, "--out", out).exit_code == 0
+    assert np.nanmax(np.load(out)) > 10  # OASIS of raw F: spikes in fluorescence units

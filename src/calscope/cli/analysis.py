@@ -11,11 +11,10 @@ import typer
 
 from calscope.cli.common import app, err_console, friendly, settings_from, step_progress
 from calscope.cli.spikes import (CELL_TYPE_HELP, check_cell_type_option, infer_spikes,
-                                 native_rate_note)
+                                 native_rate_note, to_dff)
 from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
-from calscope.extract import delta_f_over_f
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE
 from calscope.io.stimulus import read_stimulus
 from calscope.io.suite2p_fov import read_suite2p_fov
@@ -92,8 +91,8 @@ def analyze_command(
     notes: list[str] = []
     traces = None if spikes else data.traces
     if data.fmt == "suite2p" and not spikes:
-        traces = delta_f_over_f(data.traces, data.fs)
-        notes.append("ΔF/F computed from Suite2p's F − 0.7·Fneu (running maximin baseline, 60 s)")
+        traces, note = to_dff(data)
+        notes.append(note)
     seconds = {}
     if spikes:
         activity = data.traces

@@ -16,8 +16,9 @@ from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
+from calscope.extract import delta_f_over_f
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE, check_cell_type
-from calscope.io.traces import read_traces
+from calscope.io.traces import TraceData, read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
 
@@ -134,6 +135,10 @@ def deconvolve_command(
              "resampled up to --fs (default: detected from their spectrum; pass the --fs "
              "value to turn detection off).")] = None,
     cell_type: Annotated[Optional[str], typer.Option(help=CELL_TYPE_HELP)] = None,
+    dff: Annotated[Optional[bool], typer.Option(
+        "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
+        "first (F0: running maximin baseline, 60 s). Default: on for a Suite2p folder with "
+        "--method supervised (the network needs ΔF/F; Suite2p's F is raw), else off.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -160,7 +165,11 @@ def deconvolve_command(
     check_cell_type_option(cell_type, method, model)
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
-    result = infer_spikes(data.traces, data.fs, method, settings, input.name, model=model,
+    traces = data.traces
+    if dff if dff is not None else (data.fmt == "suite2p" and method == "supervised"):
+        traces, note = to_dff(data)
+        err_console.print(note, highlight=False)
+    result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
                           cell_type=cell_type)
@@ -169,6 +178,14 @@ def deconvolve_command(
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)
+
+
+def to_dff(data: TraceData) -> tuple[np.ndarray, str]:
+    """The traces read as ΔF/F (:func:`calscope.extract.delta_f_over_f`, default baseline), and
+    a note saying so."""
+    source = "Suite2p's F − 0.7·Fneu" if data.fmt == "suite2p" else "the input fluorescence"
+    return (delta_f_over_f(data.traces, data.fs),
+            f"ΔF/F computed from {source} (running maximin baseline, 60 s)")
 
 
 CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "

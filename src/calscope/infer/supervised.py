@@ -175,7 +175,8 @@ def _warn_if_not_dff(sn: np.ndarray) -> None:
     if typical > _MAX_DFF_SIGMA:
         warnings.warn(f"the traces' median noise σ is {typical:.3g}, far above ΔF/F as a fraction "
                       "(the supervised model was trained on σ ≤ 1): pass ΔF/F = (F − F0) / F0, "
-                      "not raw fluorescence or percent", UserWarning, stacklevel=3)
+                      "not raw fluorescence or percent (calscope.extract.delta_f_over_f; "
+                      "`calscope deconvolve --dff`)", UserWarning, stacklevel=3)
 
 
 def load(path: str | Path | None = None, cell_type: str | None = None) -> SupervisedModel:
