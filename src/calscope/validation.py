@@ -84,13 +84,22 @@ def check_usable(traces: np.ndarray, name: str = "traces") -> np.ndarray:
 
     Raises InputError (message starting with ``name``) when every row is unusable.
     """
-    unusable = unusable_rows(traces)
+    return require_usable(unusable_rows(traces), name)
+
+
+def require_usable(unusable: np.ndarray, name: str = "traces") -> np.ndarray:
+    """``unusable`` ((cells,) bool) unchanged; InputError (message starting with ``name``) when
+    every row is unusable."""
     if unusable.all():
         raise InputError(
             f"{name}: every trace is all NaN or constant (or has fewer than {MIN_SAMPLES} "
             "finite samples); check that it holds fluorescence"
         )
     return unusable
+
+
+#: The start of :func:`warn_unusable_rows`'s message (a ``warnings`` filter pattern).
+UNUSABLE_ROW_WARNING = r"row \d+: trace is all NaN, constant or too short"
 
 
 def warn_unusable_rows(unusable: np.ndarray, stacklevel: int = 3) -> None:

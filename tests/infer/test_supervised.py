@@ -147,6 +147,26 @@ def test_infer_keeps_shapes_rates_and_the_nan_rule(tiny, cascade):
         shipped.infer(y30, 30.0).spikes.sum(), rel=0.1)
 
 
+def test_cells_inferred_in_blocks_match_one_pass_and_rows_are_reported_once(tiny, cascade,
+                                                                           monkeypatch):
+    rec = _dataset(cascade, "DS09", 1)[0]
+    y30 = metrics.prepare_cascade([rec])[0].dff[:1500]
+    y = np.vstack([y30, np.full_like(y30, np.nan), y30[::-1], np.full_like(y30, 0.5), y30 * 2])
+    y[2, 200:260] = np.nan
+    with pytest.warns(UserWarning):  # rows 1 and 3
+        whole = tiny.infer(y, 30.0)
+    monkeypatch.setattr(supervised, "_BLOCK_SAMPLES", 2000)  # one cell per block
+    with pytest.warns(UserWarning) as caught:
+        blocks = tiny.infer(y, 30.0)
+    rows = [str(w.message) for w in caught if "trace is all NaN" in str(w.message)]
+    assert [m.split(":")[0] for m in rows] == ["row 1", "row 3"]  # numbered in the whole input
+    for name in ("spikes", "lower", "upper"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), atol=1e-6)
+    np.testing.assert_array_equal(blocks.params["sn"], whole.params["sn"])
+    with pytest.raises(InputError, match="every trace"):
+        tiny.infer(y[[1, 3]], 30.0)
+
+
 def test_dispatch_runs_the_supervised_method(tiny):
     y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)

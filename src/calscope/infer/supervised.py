@@ -44,7 +44,8 @@ from calscope.infer.supervised_training import Progress, SupervisedLog, train_ne
 from calscope.infer.training_set import training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
-from calscope.validation import MIN_SAMPLES, as_trace_matrix, check_fs
+from calscope.validation import (MIN_SAMPLES, UNUSABLE_ROW_WARNING, as_trace_matrix, check_fs,
+                                 require_usable, unusable_rows, warn_unusable_rows)
 
 FORMAT = "calscope-supervised"
 FORMAT_VERSION = 1
@@ -53,6 +54,7 @@ SHIPPED = shipped_model(DEFAULT_CELL_TYPE)
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
 _CHUNK_FRAMES = 160_000  # cells × frames per forward pass (small enough to stay in cache)
+_BLOCK_SAMPLES = 2_000_000  # cells × model frames inferred together (bounds the memory)
 _CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
 _MAX_DFF_SIGMA = 2.0  # median noise σ above which traces are not ΔF/F as a fraction
 
@@ -100,29 +102,48 @@ class SupervisedModel:
             raise InputError(f"fs={fs:g} Hz is outside the {FS_RANGE[0]:g}–{FS_RANGE[1]:g} Hz the "
                              "supervised model handles; check fs, or use method='oasis'")
         was_1d = np.ndim(traces) == 1
-        # validated here; unusable rows are found and reported once, by `features` (normalize)
         y = as_trace_matrix(traces)
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
         rate = working_rate(y, fs, native_fs, lowest=FS_RANGE[0])
-        y30, observed = to_model_rate(y, fs)
-        feats = features(y30, self.settings.cell_context, self.settings.residual_input)
-        _warn_if_not_dff(feats.sn)
-        out30 = self._run(feats.x)
-        out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
-                                       self.settings.oasis_blend, observed)
-        n = y.shape[1]
-        spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, n) for k in range(3))
-        lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
-        missing = ~np.isfinite(y) | feats.bad[:, None]
-        for a in (spikes, lower, upper):
-            a[missing] = np.nan
-        sn = np.where(feats.bad, np.nan, feats.sn)
+        cells, n = y.shape
+        out = np.full((3, cells, n), np.nan)  # spikes, lower, upper
+        sn = np.full(cells, np.nan)
+        bad = np.ones(cells, dtype=bool)
+        # blocks of cells bound the memory of the intermediate arrays (~150 bytes per sample)
+        step = max(1, _BLOCK_SAMPLES // n_frames_at(n, fs, MODEL_FS))
+        for start in range(0, cells, step):
+            rows = slice(start, start + step)
+            bad[rows] = self._infer_block(y[rows], fs, rate, out[:, rows], sn[rows])
+        warn_unusable_rows(require_usable(bad), stacklevel=3)
+        _warn_if_not_dff(sn)
+        spikes, lower, upper = out
         if was_1d:
             spikes, lower, upper, sn = spikes[0], lower[0], upper[0], sn[0]
         return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs),
                               native_fs=rate)
+
+    def _infer_block(self, y: np.ndarray, fs: float, rate: float, out: np.ndarray,
+                     sn: np.ndarray) -> np.ndarray:
+        """Infer (cells, T) traces into ``out`` ((3, cells, T): spikes, lower, upper; left NaN
+        on unusable rows) and ``sn`` ((cells,)); returns the (cells,) bool unusable rows (not
+        reported here: :meth:`infer` reports them once, numbered in the whole input)."""
+        y30, observed = to_model_rate(y, fs)
+        if unusable_rows(y30).all():
+            return np.ones(y.shape[0], dtype=bool)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=UNUSABLE_ROW_WARNING)
+            feats = features(y30, self.settings.cell_context, self.settings.residual_input)
+        out30 = self._run(feats.x)
+        out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
+                                       self.settings.oasis_blend, observed)
+        for k in range(3):
+            out[k] = counts_to_rate(out30[:, k], MODEL_FS, fs, y.shape[1])
+        out[1], out[2] = np.minimum(out[1], out[0]), np.maximum(out[2], out[0])
+        out[:, ~np.isfinite(y) | feats.bad[:, None]] = np.nan
+        sn[:] = np.where(feats.bad, np.nan, feats.sn)
+        return feats.bad
 
     def _oasis30(self, y: np.ndarray, fs: float, rate: float, feats: Features) -> np.ndarray:
         """(cells, T30) OASIS spikes to blend with: the features' own (solved at 30 Hz) unless
