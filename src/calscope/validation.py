@@ -19,10 +19,12 @@ MIN_SAMPLES = 10
 _REAL_KINDS = "biuf"  # bool, signed and unsigned integer, floating point
 
 
-def as_trace_matrix(traces: np.ndarray, name: str = "traces") -> np.ndarray:
+def as_trace_matrix(traces: np.ndarray, name: str = "traces", copy: bool = True) -> np.ndarray:
     """``traces`` ((cells, T) or (T,), any units) as a new (cells, T) float64 array.
 
-    A 1-D trace becomes one row. The result is a copy, safe to modify. Raises InputError when
+    A 1-D trace becomes one row. The result is a copy, safe to modify; with ``copy=False``,
+    floating-point input is returned as a (cells, T) view of itself instead (for callers that
+    only read it: no copy of a large input). Raises InputError when
     the values are not real numbers, the array is not 1-D or 2-D, holds no row, or has fewer
     than ``MIN_SAMPLES`` samples per row. NaN and ±inf are passed through unchanged.
     """
@@ -34,7 +36,9 @@ def as_trace_matrix(traces: np.ndarray, name: str = "traces") -> np.ndarray:
             f"{name}: expected traces as (cells, T) or (T,), got a {values.ndim}-D array of "
             f"shape {values.shape}; save one 2-D cells × time array"
         )
-    matrix = np.atleast_2d(values).astype(np.float64)
+    matrix = np.atleast_2d(values)
+    if copy or matrix.dtype.kind != "f":
+        matrix = matrix.astype(np.float64)
     cells, samples = matrix.shape
     if cells == 0:
         raise InputError(f"{name}: holds no traces (shape {values.shape})")

@@ -102,7 +102,7 @@ class SupervisedModel:
             raise InputError(f"fs={fs:g} Hz is outside the {FS_RANGE[0]:g}–{FS_RANGE[1]:g} Hz the "
                              "supervised model handles; check fs, or use method='oasis'")
         was_1d = np.ndim(traces) == 1
-        y = as_trace_matrix(traces)
+        y = as_trace_matrix(traces, copy=False)  # read only, a block at a time
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
                              f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
