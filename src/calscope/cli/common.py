@@ -93,6 +93,20 @@ def epoch_progress(label: str, epochs: int, score: str
 
 
 @contextlib.contextmanager
+def cell_progress(label: str, cells: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr over cells; yields ``update(done, total)`` (cells done)."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=cells)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextlib.contextmanager
 def step_progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar on stderr for a job of named steps; yields ``update(step, i, n)``
     (the ``progress`` callback of `pipeline.analysis.analyze`)."""

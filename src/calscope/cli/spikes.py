@@ -8,9 +8,9 @@ from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from calscope.cli.common import app, epoch_progress, err_console, friendly, settings_from
+from calscope.cli.common import (app, cell_progress, epoch_progress, err_console, friendly,
+                                 settings_from)
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
@@ -40,14 +40,11 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
     if kwargs.get("native_fs") is None:
         kwargs["native_fs"] = native_rate(traces[rows], fs)
     parts = []
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(label, total=len(rows))
+    with cell_progress(label, len(rows)) as update:
         for start in range(0, len(rows), CHUNK_CELLS):
             chunk = rows[start:start + CHUNK_CELLS]
             parts.append(deconvolve(traces[chunk], fs, **kwargs))
-            progress.advance(task, len(chunk))
+            update(start + len(chunk), len(rows))
     fields = {}
     for name in Deconvolution.__dataclass_fields__:
         if name not in ("fs", "native_fs"):
@@ -83,8 +80,8 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         network = supervised.load(model, cell_type)
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
-        with err_console.status(f"inferring spikes of {label} …"):
-            return network.infer(traces, fs, native_fs=native_fs)
+        with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
+            return network.infer(traces, fs, native_fs=native_fs, progress=update)
     base = settings.deconv
     return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method, order=order,
                               penalty=penalty, lam=lam, baseline=base.baseline,

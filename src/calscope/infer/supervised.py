@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,8 @@ class SupervisedModel:
     card: dict[str, Any] = field(default_factory=dict)
     log: SupervisedLog | None = None
 
-    def infer(self, traces: np.ndarray, fs: float, native_fs: float | None = None
-              ) -> SpikeInference:
+    def infer(self, traces: np.ndarray, fs: float, native_fs: float | None = None,
+              progress: Callable[[int, int], None] | None = None) -> SpikeInference:
         """Expected spikes per frame of (cells, T) or (T,) ΔF/F traces, in one network pass.
 
         Args:
@@ -86,6 +86,7 @@ class SupervisedModel:
                 resampled up to ``fs``; when it is below 30 Hz, the OASIS solution blended in
                 is solved at that rate. None (default) detects it
                 (`calscope.deconv.bandwidth.native_rate`); pass ``fs`` to turn detection off.
+            progress: called as ``progress(cells done, cells)`` after each block of cells.
 
         Returns:
             `SpikeInference` with ``spikes`` (expected spikes per frame), ``lower``/``upper``
@@ -116,6 +117,8 @@ class SupervisedModel:
         for start in range(0, cells, step):
             rows = slice(start, start + step)
             bad[rows] = self._infer_block(y[rows], fs, rate, out[:, rows], sn[rows])
+            if progress is not None:
+                progress(min(start + step, cells), cells)
         warn_unusable_rows(require_usable(bad), stacklevel=3)
         _warn_if_not_dff(sn)
         spikes, lower, upper = out
