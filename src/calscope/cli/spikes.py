@@ -163,7 +163,7 @@ def deconvolve_command(
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     traces = data.traces
-    if dff if dff is not None else (data.fmt == "suite2p" and method == "supervised"):
+    if (data.fmt == "suite2p" and method == "supervised") if dff is None else dff:
         traces, note = to_dff(data)
         err_console.print(note, highlight=False)
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,

@@ -77,7 +77,8 @@ class SupervisedModel:
 
     def infer(self, traces: np.ndarray, fs: float, native_fs: float | None = None,
               progress: Callable[[int, int], None] | None = None) -> SpikeInference:
-        """Expected spikes per frame of (cells, T) or (T,) ΔF/F traces, in one network pass.
+        """Expected spikes per frame of (cells, T) or (T,) ΔF/F traces: one network pass per
+        block of cells (about 2 million samples at 30 Hz each, which bounds the memory).
 
         Args:
             traces: ΔF/F (a fraction, not %) at ``fs`` Hz; NaN marks missing samples.
