@@ -155,11 +155,13 @@ def test_cells_inferred_in_blocks_match_one_pass_and_rows_are_reported_once(tiny
     y[2, 200:260] = np.nan
     with pytest.warns(UserWarning):  # rows 1 and 3
         whole = tiny.infer(y, 30.0)
+    given = y.copy()
     monkeypatch.setattr(supervised, "_BLOCK_SAMPLES", 2000)  # one cell per block
     calls = []
     with pytest.warns(UserWarning) as caught:
         blocks = tiny.infer(y, 30.0, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(k, 5) for k in range(1, 6)]
+    np.testing.assert_array_equal(y, given)  # read in place, never written
     rows = [str(w.message) for w in caught if "trace is all NaN" in str(w.message)]
     assert [m.split(":")[0] for m in rows] == ["row 1", "row 3"]  # numbered in the whole input
     for name in ("spikes", "lower", "upper"):
