@@ -99,6 +99,20 @@ def test_analyze_with_the_supervised_model_of_a_cell_type_says_which(cli, tmp_pa
     assert "supervised model of inhibitory cells" in " ".join(meta["notes"])
 
 
+def test_analyze_converts_raw_fluorescence_to_dff_when_asked(cli, tmp_path, fast_config):
+    y = simulate.traces(8, 1800, 30.0, indicator="GCaMP6f", seed=6).fluorescence
+    np.save(tmp_path / "raw.npy", (400.0 + 200.0 * y).astype(np.float32))
+    out = tmp_path / "an"
+    res = cli("analyze", tmp_path / "raw.npy", "--fs", 30, "--out", out, "--method",
+              "supervised", "--dff", "--config", fast_config)
+    assert res.exit_code == 0 and "far above" not in res.output, res.output
+    _, meta = read_bundle(out / "results.npz")
+    assert "ΔF/F computed from the input fluorescence" in " ".join(meta["notes"])
+    res = cli("analyze", tmp_path / "raw.npy", "--fs", 30, "--out", tmp_path / "o", "--spikes",
+              "--dff", "--config", fast_config)
+    assert res.exit_code == 2 and "--dff" in res.output
+
+
 def test_analyze_with_stimulus_labels_tests_noise_correlations(cli, tmp_path, fast_config):
     # Two neurons share only their stimulus tuning: their signal correlation is large, their
     # noise correlation (the contract of --stimulus) is near 0.

@@ -66,6 +66,10 @@ def analyze_command(
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
+    dff: Annotated[Optional[bool], typer.Option(
+        "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
+        "before spike inference (F0: running maximin baseline, 60 s). Default: on for a "
+        "Suite2p folder (its F is raw), else off.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv, population "
                                                    "sections).")] = None,
     stimulus: Annotated[Optional[Path], typer.Option(help="Stimulus label per frame (.npy, "
@@ -78,8 +82,8 @@ def analyze_command(
     assemblies, synchrony events) and write results and an HTML report to OUT."""
     if method not in METHODS:
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if spikes and model is not None:
-        raise InputError("--model is for spike inference, which --spikes skips")
+    if spikes and (model is not None or dff):
+        raise InputError("--model and --dff are for spike inference, which --spikes skips")
     check_cell_type_option(cell_type, method, model)
     if store not in RESULTS_NAMES:
         raise InputError(f"--store: {store!r}; use {' or '.join(RESULTS_NAMES)}")
@@ -90,7 +94,7 @@ def analyze_command(
     labels = None if stimulus is None else read_stimulus(stimulus, data.traces.shape[1])
     notes: list[str] = []
     traces = None if spikes else data.traces
-    if data.fmt == "suite2p" and not spikes:
+    if not spikes and ((data.fmt == "suite2p") if dff is None else dff):
         traces, note = to_dff(data)
         notes.append(note)
     seconds = {}
