@@ -113,7 +113,7 @@ class SupervisedModel:
         out = np.full((3, cells, n), np.nan)  # spikes, lower, upper
         sn = np.full(cells, np.nan)
         bad = np.ones(cells, dtype=bool)
-        # blocks of cells bound the memory of the intermediate arrays (~150 bytes per sample)
+        # blocks of cells bound the memory of the intermediate arrays (~70 bytes per sample)
         step = max(1, _BLOCK_SAMPLES // n_frames_at(n, fs, MODEL_FS))
         for start in range(0, cells, step):
             rows = slice(start, start + step)
