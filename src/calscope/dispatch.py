@@ -31,7 +31,8 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed,
             progress, native_fs and any `calscope.config.AmortizedSettings` field.
-            Supervised: model, cell_type, oasis_blend, native_fs.
+            Supervised: model, cell_type, oasis_blend, native_fs, device ("auto": a GPU
+            when torch sees one).
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -61,14 +62,17 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         cell_type = settings.pop("cell_type", None)
         weight = settings.pop("oasis_blend", None)
         native_fs = settings.pop("native_fs", None)
+        device = settings.pop("device", None)
         if settings:
-            raise InputError("method='supervised' takes only model=, cell_type=, oasis_blend= "
-                             f"and native_fs=, got {sorted(settings)}")
+            raise InputError("method='supervised' takes only model=, cell_type=, oasis_blend=, "
+                             f"native_fs= and device=, got {sorted(settings)}")
         if not isinstance(model, supervised.SupervisedModel):
-            model = supervised.load(model, cell_type)
+            model = supervised.load(model, cell_type, device=device or "auto")
         elif cell_type is not None:
             raise InputError("give a supervised model or a cell_type, not both (a model was "
                              "trained on its own cell types: model.card['cell_type'])")
+        elif device is not None:
+            model = model.to(device)
         if weight is not None:
             model = model.with_oasis_blend(float(weight))
         return model.infer(traces, fs, native_fs=native_fs)

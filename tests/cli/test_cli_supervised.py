@@ -4,6 +4,8 @@ shipped model and with a trained one, and the errors of bad calls."""
 import json
 
 import numpy as np
+import pytest
+import torch
 
 from calscope.config import Settings, SupervisedSettings
 
@@ -30,13 +32,14 @@ def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_
     others = ",".join(sorted({d.name[:4] for d in root.iterdir() if d.is_dir()} - keep))
     model = tmp_path / "model.pt"
     res = cli("train", "--method", "supervised", "--ground-truth", root, "--exclude", others,
-              "--cell-type", "inhibitory", "--config", config, "--out", model)
+              "--cell-type", "inhibitory", "--config", config, "--device", "cpu", "--out", model)
     assert res.exit_code == 0, res.output
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["datasets"] == ["DS23-OGB1-m-PV-V1"] and card["epochs"] == 1  # DS20: excitatory
     assert card["cell_type"] == "inhibitory"
     assert "calscope train --method supervised" in card["training_command"]
-    assert "--cell-type inhibitory" in card["training_command"]
+    assert "--cell-type inhibitory --device cpu" in card["training_command"]
+    assert card["train_device"] == "cpu"
     assert not model.with_name(model.name + ".ckpt").exists()
     src, y = traces_file
     out = tmp_path / "spikes.npy"
@@ -154,3 +157,37 @@ def test_dff_flag_converts_any_input_and_oasis_keeps_raw_units_without_it(cli, t
     folder = _suite2p_folder(tmp_path, y[:, :-30])
     assert cli("deconvolve", folder, "--fs", 30, "--out", out).exit_code == 0
     assert np.nanmax(np.load(out)) > 10  # OASIS of raw F: spikes in fluorescence units
+
+
+def test_device_option_runs_on_the_cpu_and_is_checked_before_any_work(cli, traces_file,
+                                                                      tmp_path):
+    src, y = traces_file
+    out = tmp_path / "spikes.npy"
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--device", "cpu",
+              "--out", out)
+    assert res.exit_code == 0, res.output
+    assert np.load(out).shape == y.shape
+    for args in (["deconvolve", src, "--fs", 30, "--device", "cpu", "--out", tmp_path / "x.npy"],
+                 ["analyze", src, "--fs", 30, "--device", "cpu", "--out", tmp_path / "a"],
+                 ["train", src, "--fs", 30, "--device", "cpu", "--out", tmp_path / "m.pt"]):
+        res = cli(*args)  # oasis (no network), and the amortized training
+        assert res.exit_code == 2 and "--device" in res.output, args
+    assert not (tmp_path / "a").exists() and not (tmp_path / "m.pt").exists()
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--device", "tpu",
+              "--out", tmp_path / "x.npy")
+    assert res.exit_code == 2 and "not a device name" in res.output
+    assert not (tmp_path / "x.npy").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_cuda_device_on_a_machine_without_one_fails_fast(cli, traces_file, shared_data,
+                                                           tmp_path):
+    src, _ = traces_file
+    res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--device", "cuda",
+              "--out", tmp_path / "s.npy")
+    assert res.exit_code == 2 and "device 'cuda'" in res.output
+    res = cli("train", "--method", "supervised", "--ground-truth",
+              shared_data / "ground_truth" / "cascade", "--device", "cuda",
+              "--out", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "device 'cuda'" in res.output
+    assert not list(tmp_path.glob("*.pt*")) and not (tmp_path / "s.npy").exists()

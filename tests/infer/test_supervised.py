@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import calscope
 from calscope import metrics
@@ -15,6 +16,7 @@ from calscope.infer import SpikeInference, supervised
 from calscope.infer.blend import blend_with_oasis
 from calscope.infer.cell_types import CELL_TYPES, dataset_cell_type
 from calscope.infer.supervised_training import train_network
+from calscope.infer.torch_device import resolve_device
 from calscope.infer.training_set import match_noise, training_traces
 from calscope.io.ground_truth import load_cascade_dataset
 
@@ -49,7 +51,7 @@ def test_tiny_model_scores_on_a_dataset_it_never_saw(tiny, cascade):
 def test_card_records_data_and_a_reproducible_check(tiny, cascade, tmp_path):
     card = tiny.card
     assert card["datasets"] == ["DS06-GCaMP6f-zf-aDp", "DS08-GCaMP6f-zf-OB", "DS21-jGECO1a-m-V1"]
-    assert card["recordings"] == 30 and card["epochs"] == 4
+    assert card["recordings"] == 30 and card["epochs"] == 4 and card["train_device"] == "cpu"
     path = tmp_path / "m.pt"
     tiny.save(path)
     loaded = supervised.load(path)
@@ -175,8 +177,30 @@ def test_dispatch_runs_the_supervised_method(tiny):
     y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)
     assert res.spikes.shape == y.shape
-    with pytest.raises(InputError, match="only model=, cell_type=, oasis_blend= and native_fs="):
+    with pytest.raises(InputError, match="only model=, cell_type=, oasis_blend=, native_fs= "
+                                         "and device="):
         calscope.deconvolve(y, 30.0, method="supervised", model=tiny, order=2)
+    on_cpu = calscope.deconvolve(y, 30.0, method="supervised", model=tiny, device="cpu")
+    np.testing.assert_array_equal(on_cpu.spikes, res.spikes)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_gpu_that_is_not_there_is_refused_before_any_work(tiny, tmp_path):
+    y = calscope.simulate.traces(1, 300, 30.0, seed=1).fluorescence
+    with pytest.raises(InputError, match="device 'cuda'.*use device 'cpu' or 'auto'"):
+        supervised.load(device="cuda")
+    with pytest.raises(InputError, match="device 'cuda:0'"):
+        tiny.to("cuda:0")
+    with pytest.raises(InputError, match="device 'cuda'"):
+        calscope.deconvolve(y, 30.0, method="supervised", device="cuda")
+    with pytest.raises(InputError, match="device 'cuda'"):
+        supervised.train([], device="cuda")  # refused before looking at the recordings
+
+
+def test_a_model_runs_where_it_is_told_and_stays_put_otherwise(tiny):
+    assert supervised.load(device="cpu").device == torch.device("cpu")
+    assert tiny.device == torch.device("cpu") and tiny.to("cpu") is tiny
+    assert tiny.to("auto").device.type == resolve_device("auto").type
 
 
 def test_bad_input_gives_clear_errors(tiny, tmp_path):

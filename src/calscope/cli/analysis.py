@@ -10,7 +10,8 @@ import numpy as np
 import typer
 
 from calscope.cli.common import app, err_console, friendly, settings_from, step_progress
-from calscope.cli.spikes import (CELL_TYPE_HELP, check_cell_type_option, infer_spikes,
+from calscope.cli.spikes import (CELL_TYPE_HELP, DEVICE_HELP, check_cell_type_option,
+                                 check_device_option, infer_spikes,
                                  native_rate_note, to_dff)
 from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
@@ -61,6 +62,7 @@ def analyze_command(
         help="The rate (Hz) the traces were recorded at, when they were resampled up to --fs "
              "(default: detected; the --fs value turns detection off).")] = None,
     cell_type: Annotated[Optional[str], typer.Option(help=CELL_TYPE_HELP)] = None,
+    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     spikes: Annotated[bool, typer.Option("--spikes", help="INPUT already holds spike "
                                          "probabilities: skip spike inference.")] = False,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
@@ -85,6 +87,7 @@ def analyze_command(
     if spikes and (model is not None or dff):
         raise InputError("--model and --dff are for spike inference, which --spikes skips")
     check_cell_type_option(cell_type, method, model)
+    check_device_option(device, method)
     if store not in RESULTS_NAMES:
         raise InputError(f"--store: {store!r}; use {' or '.join(RESULTS_NAMES)}")
     if out.exists() and not out.is_dir():
@@ -103,7 +106,8 @@ def analyze_command(
     else:
         start = time.perf_counter()
         inferred = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
-                                native_fs=native_fs, cell_type=cell_type)
+                                native_fs=native_fs, cell_type=cell_type,
+                                device=device or "auto")
         activity = inferred.spikes
         note = native_rate_note(inferred, data.fs)
         if note:

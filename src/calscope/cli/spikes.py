@@ -18,6 +18,7 @@ from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
 from calscope.extract import delta_f_over_f
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE, check_cell_type
+from calscope.infer.torch_device import resolve_device
 from calscope.io.traces import TraceData, read_traces
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
@@ -58,13 +59,14 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
                  model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
                  optimize_g: bool = False, oasis_blend: Optional[float] = None,
-                 native_fs: Optional[float] = None, cell_type: Optional[str] = None) -> Any:
+                 native_fs: Optional[float] = None, cell_type: Optional[str] = None,
+                 device: str = "auto") -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
-    the default type). ``oasis_blend`` replaces the network's own OASIS weight (None: keep it).
-    ``native_fs`` is the rate the traces were recorded at (None: detected).
+    the default type) on ``device``. ``oasis_blend`` replaces the network's own OASIS weight
+    (None: keep it). ``native_fs`` is the rate the traces were recorded at (None: detected).
     """
     if method == "amortized":
         from calscope.infer import amortized
@@ -77,7 +79,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     if method == "supervised":
         from calscope.infer import supervised
 
-        network = supervised.load(model, cell_type)
+        network = supervised.load(model, cell_type, device=device)
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
@@ -132,6 +134,7 @@ def deconvolve_command(
              "resampled up to --fs (default: detected from their spectrum; pass the --fs "
              "value to turn detection off).")] = None,
     cell_type: Annotated[Optional[str], typer.Option(help=CELL_TYPE_HELP)] = None,
+    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     dff: Annotated[Optional[bool], typer.Option(
         "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
         "first (F0: running maximin baseline, 60 s). Default: on for a Suite2p folder with "
@@ -160,6 +163,7 @@ def deconvolve_command(
     if method != "amortized" and samples:
         raise InputError("--samples belongs to --method amortized")
     check_cell_type_option(cell_type, method, model)
+    check_device_option(device, method)
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     traces = data.traces
@@ -169,7 +173,7 @@ def deconvolve_command(
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
-                          cell_type=cell_type)
+                          cell_type=cell_type, device=device or "auto")
     native_rate_note(result, data.fs)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
@@ -199,6 +203,20 @@ def check_cell_type_option(cell_type: Optional[str], method: str,
     if method != "supervised" or model is not None:
         raise InputError("--cell-type picks a shipped model of --method supervised (not with "
                          "--model, whose card says what it was trained on)")
+
+
+DEVICE_HELP = ("supervised: where the network runs: auto (the default: a GPU when torch sees "
+               "one, else the CPU), cpu, cuda, cuda:N or mps.")
+
+
+def check_device_option(device: Optional[str], method: str) -> None:
+    """Reject a --device that is unknown, absent from this machine, or given with a method
+    other than supervised."""
+    if device is None:
+        return
+    if method != "supervised":
+        raise InputError(f"--device belongs to --method supervised, got --method {method}")
+    resolve_device(device)
 
 
 def native_rate_note(result: Any, fs: float) -> str | None:
@@ -255,6 +273,10 @@ def train_command(
         "calscope.infer.cell_types) or any (every dataset).")] = None,
     max_time: Annotated[Optional[float], typer.Option(
         "--max-time", help="Training time budget (s).")] = None,
+    device: Annotated[Optional[str], typer.Option(
+        help="supervised: where the network trains: cpu (the default; reproduces the shipped "
+             "model bit for bit), auto, cuda, cuda:N or mps (faster; not bit-identical).")]
+    = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
@@ -284,16 +306,19 @@ def train_command(
                    str(ground_truth), "--out", str(out)]
         if cell_type is not None:
             check_cell_type(cell_type, "--cell-type")
+        target = resolve_device(device or "cpu")
         for flag, value in (("--exclude", exclude), ("--max-time", max_time),
-                            ("--config", config), ("--cell-type", cell_type)):
+                            ("--config", config), ("--cell-type", cell_type),
+                            ("--device", device)):
             command += [flag, str(value)] if value is not None else []
         _train_supervised(ground_truth, exclude, cell_type or DEFAULT_CELL_TYPE, out,
                           settings_from(config).supervised.model_copy(update=budget),
-                          shlex.join(command))
+                          shlex.join(command), target)
         return
-    if input is None or ground_truth is not None or exclude is not None or cell_type:
+    if (input is None or ground_truth is not None or exclude is not None or cell_type
+            or device is not None):
         raise InputError("--method amortized trains on INPUT traces (no --ground-truth, "
-                         "--exclude or --cell-type)")
+                         "--exclude, --cell-type or --device)")
     settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     model = _train(data.traces, data.fs, settings, input.name, native_fs)
@@ -303,7 +328,7 @@ def train_command(
 
 
 def _train_supervised(root: Path, exclude: Optional[str], cell_type: str, out: Path,
-                      settings: Any, command: str) -> None:
+                      settings: Any, command: str, device: Any) -> None:
     """Train the supervised network on ground truth with a progress bar, and save it."""
     from calscope.infer import supervised
 
@@ -312,9 +337,10 @@ def _train_supervised(root: Path, exclude: Optional[str], cell_type: str, out: P
     with epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
         model = supervised.train(recordings, settings, progress=update,
                                  checkpoint=out.with_name(out.name + ".ckpt"),
-                                 command=command)
+                                 command=command, device=device)
     model.save(out)
     err_console.print(f"wrote {out} and {out.with_suffix('.json')} ({model.log.epochs} epochs in "
                       f"{model.log.seconds:.0f} s on {model.card['recordings']} recordings of "
                       f"{len(model.card['datasets'])} datasets, cell type "
-                      f"{model.card['cell_type']})", highlight=False)
+                      f"{model.card['cell_type']}, on {model.card['train_device']})",
+                      highlight=False)

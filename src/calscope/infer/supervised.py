@@ -13,11 +13,12 @@ resampled back to the input's frames, keeping the expected spike count.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
+from calscope.infer.torch_device import resolve_device
 from calscope.infer.training_set import training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
@@ -53,7 +55,7 @@ FORMAT_VERSION = 1
 SHIPPED = shipped_model(DEFAULT_CELL_TYPE)
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
-_CHUNK_FRAMES = 160_000  # cells × frames per forward pass (small enough to stay in cache)
+_CHUNK_FRAMES = 160_000  # cells × frames per forward pass on a CPU (stays in its cache)
 _BLOCK_SAMPLES = 2_000_000  # cells × model frames inferred together (bounds the memory)
 _CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
 _MAX_DFF_SIGMA = 2.0  # median noise σ above which traces are not ΔF/F as a fraction
@@ -167,13 +169,34 @@ class SupervisedModel:
         oasis[good] = counts_to_rate(np.nan_to_num(solved), fs, MODEL_FS, oasis.shape[1])
         return oasis
 
+    @property
+    def device(self) -> torch.device:
+        """The device the network runs on (:meth:`to` moves it)."""
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> SupervisedModel:
+        """This model with its network on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``, ``"mps"``: :func:`calscope.infer.torch_device.resolve_device`); the
+        features and the OASIS blend stay on the CPU. Returns ``self`` when already there.
+
+        Raises:
+            InputError: an unknown device or one this machine does not have.
+        """
+        target = resolve_device(device)
+        if _same_device(self.device, target):
+            return self
+        return replace(self, net=copy.deepcopy(self.net).to(target))
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         """(cells, channels, T) features → (cells, 3, T) float64 network output."""
         out = np.empty((x.shape[0], 3, x.shape[2]))
-        step = max(1, _CHUNK_FRAMES // x.shape[2])
+        device = self.device
+        frames = _CHUNK_FRAMES if device.type == "cpu" else _BLOCK_SAMPLES
+        step = max(1, frames // x.shape[2])
         with torch.inference_mode():
             for i in range(0, x.shape[0], step):
-                out[i:i + step] = self.net(torch.from_numpy(x[i:i + step])).numpy()
+                chunk = torch.from_numpy(x[i:i + step]).to(device)
+                out[i:i + step] = self.net(chunk).cpu().numpy()
         return out
 
     def with_oasis_blend(self, weight: float) -> SupervisedModel:
@@ -186,11 +209,21 @@ class SupervisedModel:
         path = Path(path)
         payload = {"format": FORMAT, "version": FORMAT_VERSION,
                    "settings": self.settings.model_dump(mode="json"),
-                   "net": self.net.state_dict(), "card": json.dumps(self.card)}
+                   "net": {k: v.cpu() for k, v in self.net.state_dict().items()},
+                   "card": json.dumps(self.card)}
         with atomic_open(path) as fh:
             torch.save(payload, fh)
         with atomic_open(path.with_suffix(".json"), text=True) as fh:
             fh.write(json.dumps(self.card, indent=2) + "\n")
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are one (``cuda`` and ``cuda:0`` are, on the current GPU)."""
+    if a.type != b.type:
+        return False
+    current = torch.cuda.current_device() if a.type == "cuda" else 0
+    return (a.index if a.index is not None else current) == (
+        b.index if b.index is not None else current)
 
 
 def _warn_if_not_dff(sn: np.ndarray) -> None:
@@ -204,7 +237,8 @@ def _warn_if_not_dff(sn: np.ndarray) -> None:
                       "`calscope deconvolve --dff`)", UserWarning, stacklevel=3)
 
 
-def load(path: str | Path | None = None, cell_type: str | None = None) -> SupervisedModel:
+def load(path: str | Path | None = None, cell_type: str | None = None,
+         device: str | torch.device = "auto") -> SupervisedModel:
     """Read a supervised model; ``None`` reads the one shipped with calscope for ``cell_type``.
 
     Args:
@@ -212,11 +246,16 @@ def load(path: str | Path | None = None, cell_type: str | None = None) -> Superv
         cell_type: with no ``path``, which shipped model: ``"excitatory"`` (the default:
             trained on principal neurons), ``"inhibitory"`` (on interneurons) or ``"any"`` (on
             every dataset); see :mod:`calscope.infer.cell_types`.
+        device: where the network runs: ``"auto"`` (default: a GPU when torch sees one, else
+            the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. Outputs on a GPU
+            differ from the CPU's by rounding only (torch's default TF32 convolutions on
+            recent NVIDIA GPUs round more; ``bench/supervised_gpu.py`` measures it).
 
     Raises:
         InputError: the file is missing or is not a calscope supervised model, an unknown
-            cell type, or both a path and a cell type.
+            cell type, both a path and a cell type, or a device this machine does not have.
     """
+    target = resolve_device(device)
     if path is not None and cell_type is not None:
         raise InputError(f"a model file ({path}) and a cell type ({cell_type}) were both given; "
                          "a model file was trained on its own cell types (its card says which)")
@@ -238,7 +277,7 @@ def load(path: str | Path | None = None, cell_type: str | None = None) -> Superv
     net = SpikeNet(input_channels(settings.cell_context), settings.channels, settings.dilations)
     net.load_state_dict(payload["net"])
     net.eval()
-    return SupervisedModel(net, settings, json.loads(payload["card"]))
+    return SupervisedModel(net.to(target), settings, json.loads(payload["card"]))
 
 
 def load_ground_truth(root: str | Path, exclude: Sequence[str] = (),
@@ -258,7 +297,8 @@ def load_ground_truth(root: str | Path, exclude: Sequence[str] = (),
 
 def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettings | None = None,
           progress: Progress | None = None, checkpoint: str | Path | None = None,
-          command: str = "", **overrides: Any) -> SupervisedModel:
+          command: str = "", device: str | torch.device = "cpu",
+          **overrides: Any) -> SupervisedModel:
     """Train a supervised model on ground-truth recordings.
 
     Args:
@@ -271,10 +311,14 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         checkpoint: a file to continue an interrupted run from (see
             :func:`~calscope.infer.supervised_training.train_network`).
         command: how the run was started, recorded on the card.
+        device: where the network trains (default ``"cpu"``: bit-for-bit reproducible;
+            ``"auto"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``: faster, not bit-identical). The
+            returned model stays there.
 
     Raises:
-        InputError: bad settings or no usable recording.
+        InputError: bad settings, no usable recording, or a device this machine does not have.
     """
+    target = resolve_device(device)
     try:
         settings = (settings or SupervisedSettings()).model_copy(update=overrides)
         settings = SupervisedSettings.model_validate(settings.model_dump())
@@ -285,7 +329,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     traces = training_traces(recordings)
     if not traces:
         raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
-    net, log = train_network(traces, settings, progress, checkpoint)
+    net, log = train_network(traces, settings, progress, checkpoint, target)
     model = SupervisedModel(net, settings, {}, log)
     check = sorted(recordings, key=lambda r: (r.dataset, r.neuron, r.trial))[:_CHECK_RECORDINGS]
     fs = sorted({round(t.fs, 1) for t in traces})
@@ -299,6 +343,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         "noise_sigma_range": [float(min(t.sigma for t in traces)),
                               float(max(t.sigma for t in traces) * settings.max_noise_factor)],
         "epochs": log.epochs, "train_seconds": round(log.seconds, 1),
+        "train_device": target.type,
         "check": {"recordings": [[r.dataset, r.neuron, r.trial] for r in check],
                   "r": slice_score(model, check)},
     }

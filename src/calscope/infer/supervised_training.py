@@ -38,13 +38,14 @@ def new_network(settings: SupervisedSettings) -> SpikeNet:
 
 
 def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
-                  progress: Progress | None = None,
-                  checkpoint: str | Path | None = None) -> tuple[SpikeNet, SupervisedLog]:
+                  progress: Progress | None = None, checkpoint: str | Path | None = None,
+                  device: torch.device | None = None) -> tuple[SpikeNet, SupervisedLog]:
     """Train a :class:`SpikeNet` on noise-matched windows of ground-truth recordings.
 
     Each epoch augments every recording afresh (:func:`augment`: fresh noise) and draws
     ``windows_per_epoch`` dataset-balanced windows; Adam with a cosine learning-rate decay over
-    all epochs. Deterministic on CPU for a given ``settings.seed``.
+    all epochs. Deterministic on CPU for a given ``settings.seed``; on a GPU the windows are the
+    same but the arithmetic is not bit-identical.
 
     Args:
         traces: prepared ground truth (:func:`calscope.infer.training_set.training_traces`).
@@ -52,6 +53,7 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
         progress: called after every epoch.
         checkpoint: a file written after every epoch; when it exists (from an interrupted run
             with the same settings) training continues from it. Removed at the end.
+        device: where the network trains (None: the CPU); windows are drawn on the CPU.
 
     Returns:
         The trained network (eval mode) and its log.
@@ -61,7 +63,8 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
     """
     if not traces:
         raise ValueError("no training recordings (each needs ≥ 2 s of data and a spike)")
-    net = new_network(settings)
+    device = device or torch.device("cpu")
+    net = new_network(settings).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
     steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, settings.epochs * steps_per_epoch)
@@ -70,7 +73,7 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
     start_epoch, spent = 0, 0.0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["settings"] == settings.model_dump(mode="json"):
             net.load_state_dict(state["net"])
             opt.load_state_dict(state["opt"])
@@ -89,8 +92,8 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
         total = 0.0
         for _ in range(steps_per_epoch):
             w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)
-            loss = supervised_loss(net(torch.from_numpy(w.x)), torch.from_numpy(w.target),
-                                   torch.from_numpy(w.valid))
+            x, target, valid = (torch.from_numpy(a).to(device) for a in (w.x, w.target, w.valid))
+            loss = supervised_loss(net(x), target, valid)
             opt.zero_grad()
             loss.backward()
             opt.step()
