@@ -96,6 +96,9 @@ class SupervisedSettings(_Stage):
                                  "itself (the indicator's kinetics absorbed by OASIS's fit)")
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
+    pretrain_epochs: int = Field(0, ge=0, description="epochs on the simulated recordings "
+                                 "alone before training on all (0 = none; needs "
+                                 "simulated_minutes > 0)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
     oasis_blend: float = Field(0.5, ge=0, le=1, description="inference: weight w of calscope's "
                                "OASIS spikes (scaled to the network's count) in the output, "

@@ -107,23 +107,58 @@ def test_match_noise_reaches_the_requested_level():
     assert np.array_equal(match_noise(y, 0.05, 0.01, rng), y)  # never lowers the noise
 
 
-def test_interrupted_training_continues_from_its_checkpoint(cascade, tmp_path):
-    traces = training_traces(_dataset(cascade, "DS06", 3))
-    settings = SupervisedSettings(**{**TINY, "epochs": 2, "windows_per_epoch": 64})
+@pytest.mark.parametrize("pretrain, stop_at", [(0, 1), (1, 1), (1, 2)])
+def test_interrupted_training_continues_from_its_checkpoint(cascade, tmp_path, pretrain,
+                                                            stop_at):
+    recordings = _dataset(cascade, "DS06", 3)
+    if pretrain:  # stopped at the end of pre-training, and within the training after it
+        from calscope.infer.simulated_truth import simulated_recordings
+
+        recordings += simulated_recordings(0.2, seed=1)[:8]
+    traces = training_traces(recordings)
+    settings = SupervisedSettings(**{**TINY, "epochs": 2, "windows_per_epoch": 64,
+                                     "pretrain_epochs": pretrain,
+                                     "simulated_minutes": 0.2 * pretrain})
     whole, _ = train_network(traces, settings)
     ckpt = tmp_path / "run.ckpt"
 
-    def stop_after_first(epoch, total, loss):
-        if epoch == 1:
+    def stop(epoch, total, loss):
+        assert total == 2 + pretrain
+        if epoch == stop_at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_network(traces, settings, progress=stop_after_first, checkpoint=ckpt)
+        train_network(traces, settings, progress=stop, checkpoint=ckpt)
     assert ckpt.is_file()
     resumed, log = train_network(traces, settings, checkpoint=ckpt)
-    assert log.epochs == 2 and not ckpt.exists()
+    assert log.epochs == 2 + pretrain and not ckpt.exists()
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_pretraining_sees_the_simulated_recordings_alone_first(cascade, monkeypatch):
+    from calscope.infer import supervised_training
+    from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
+
+    seen: list[set[str]] = []
+    augment = supervised_training.augment
+
+    def recording(tr, rng, settings):
+        seen[-1].add(tr.dataset.startswith(SIMULATED_PREFIX))
+        return augment(tr, rng, settings)
+
+    def next_epoch(epoch, total, loss):
+        seen.append(set())
+
+    monkeypatch.setattr(supervised_training, "augment", recording)
+    traces = training_traces(_dataset(cascade, "DS06", 2) + simulated_recordings(0.2)[:4])
+    settings = SupervisedSettings(**{**TINY, "epochs": 1, "windows_per_epoch": 32,
+                                     "pretrain_epochs": 1, "simulated_minutes": 0.2})
+    seen.append(set())
+    _, log = train_network(traces, settings, progress=next_epoch)
+    assert log.epochs == 2 and seen[:2] == [{True}, {True, False}]
+    with pytest.raises(InputError, match="pretrain_epochs=1 .*simulated_minutes > 0"):
+        supervised.train(_dataset(cascade, "DS06", 2), pretrain_epochs=1, simulated_minutes=0)
 
 
 def test_infer_keeps_shapes_rates_and_the_nan_rule(tiny, cascade):

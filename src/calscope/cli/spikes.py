@@ -334,7 +334,8 @@ def _train_supervised(root: Path, exclude: Optional[str], cell_type: str, out: P
 
     left_out = [e.strip() for e in (exclude or "").split(",") if e.strip()]
     recordings = supervised.load_ground_truth(root, exclude=left_out, cell_type=cell_type)
-    with epoch_progress(f"training on {root.name}", settings.epochs, "loss {:.4f}") as update:
+    epochs = settings.pretrain_epochs + settings.epochs
+    with epoch_progress(f"training on {root.name}", epochs, "loss {:.4f}") as update:
         model = supervised.train(recordings, settings, progress=update,
                                  checkpoint=out.with_name(out.name + ".ckpt"),
                                  command=command, device=device)

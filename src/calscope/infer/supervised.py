@@ -324,6 +324,9 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         settings = SupervisedSettings.model_validate(settings.model_dump())
     except ValidationError as error:
         raise InputError(f"supervised settings: {error.errors()[0]['msg']}") from None
+    if settings.pretrain_epochs and not settings.simulated_minutes:
+        raise InputError(f"supervised settings: pretrain_epochs={settings.pretrain_epochs} "
+                         "pre-trains on simulated recordings; set simulated_minutes > 0")
     if settings.simulated_minutes > 0:
         recordings = [*recordings, *simulated_recordings(settings.simulated_minutes)]
     traces = training_traces(recordings)

@@ -12,6 +12,7 @@ import torch
 
 from calscope.config import SupervisedSettings
 from calscope.infer.features import input_channels
+from calscope.infer.simulated_truth import SIMULATED_PREFIX
 from calscope.infer.spikenet import SpikeNet, supervised_loss
 from calscope.infer.training_set import TrainingTrace, augment, sample_windows
 from calscope.io.writers import atomic_open
@@ -44,71 +45,98 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
 
     Each epoch augments every recording afresh (:func:`augment`: fresh noise) and draws
     ``windows_per_epoch`` dataset-balanced windows; Adam with a cosine learning-rate decay over
-    all epochs. Deterministic on CPU for a given ``settings.seed``; on a GPU the windows are the
-    same but the arithmetic is not bit-identical.
+    all epochs. With ``settings.pretrain_epochs`` > 0, that many epochs on the simulated
+    recordings alone (dataset names starting with
+    :data:`~calscope.infer.simulated_truth.SIMULATED_PREFIX`) come first, with their own
+    optimiser and decay. Deterministic on CPU for a given ``settings.seed``; on a GPU the
+    windows are the same but the arithmetic is not bit-identical.
 
     Args:
         traces: prepared ground truth (:func:`calscope.infer.training_set.training_traces`).
         settings: network and training settings.
-        progress: called after every epoch.
+        progress: called after every epoch (pre-training epochs included).
         checkpoint: a file written after every epoch; when it exists (from an interrupted run
             with the same settings) training continues from it. Removed at the end.
         device: where the network trains (None: the CPU); windows are drawn on the CPU.
 
     Returns:
-        The trained network (eval mode) and its log.
+        The trained network (eval mode) and its log (pre-training epochs included).
 
     Raises:
-        ValueError: no training traces.
+        ValueError: no training traces, or pre-training without simulated recordings.
     """
     if not traces:
         raise ValueError("no training recordings (each needs ≥ 2 s of data and a spike)")
+    phases = [list(traces)]
+    if settings.pretrain_epochs:
+        simulated = [t for t in traces if t.dataset.startswith(SIMULATED_PREFIX)]
+        if not simulated:
+            raise ValueError("pretrain_epochs > 0 needs simulated recordings "
+                             "(simulated_minutes > 0)")
+        phases.insert(0, simulated)
+    lengths = [settings.pretrain_epochs, settings.epochs][-len(phases):]
     device = device or torch.device("cpu")
     net = new_network(settings).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-    steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, settings.epochs * steps_per_epoch)
     rng = np.random.default_rng(settings.seed)
     losses: list[float] = []
-    start_epoch, spent = 0, 0.0
+    done, spent, saved = 0, 0.0, None
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["settings"] == settings.model_dump(mode="json"):
             net.load_state_dict(state["net"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
             rng.bit_generator.state = state["rng"]
             torch.set_rng_state(state["torch_rng"])
-            losses, start_epoch, spent = list(state["losses"]), state["epoch"], state["seconds"]
+            losses, done, spent = list(state["losses"]), state["epoch"], state["seconds"]
+            saved = state
     t0 = time.perf_counter() - spent
+    total = sum(lengths)
     stopped = "epochs"
     net.train()
-    for epoch in range(start_epoch, settings.epochs):
-        if settings.max_time_s is not None and time.perf_counter() - t0 > settings.max_time_s:
-            stopped = "time"
+    first = 0  # epochs before the current phase
+    for phase, epochs in zip(phases, lengths):
+        opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
+        steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+        if saved is not None and first < done < first + epochs:  # interrupted in this phase
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])
+        for epoch in range(max(done, first), first + epochs):
+            if settings.max_time_s is not None and time.perf_counter() - t0 > settings.max_time_s:
+                stopped = "time"
+                break
+            losses.append(_epoch(net, opt, sched, phase, rng, settings, steps_per_epoch, device))
+            if ckpt is not None:
+                _save_checkpoint(ckpt, net, opt, sched, rng, settings, losses, epoch + 1,
+                                 time.perf_counter() - t0)
+            if progress is not None:
+                progress(epoch + 1, total, losses[-1])
+        if stopped == "time":
             break
-        inputs = [augment(tr, rng, settings) for tr in traces]
-        total = 0.0
-        for _ in range(steps_per_epoch):
-            w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)
-            x, target, valid = (torch.from_numpy(a).to(device) for a in (w.x, w.target, w.valid))
-            loss = supervised_loss(net(x), target, valid)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        losses.append(total / steps_per_epoch)
-        if ckpt is not None:
-            _save_checkpoint(ckpt, net, opt, sched, rng, settings, losses, epoch + 1,
-                             time.perf_counter() - t0)
-        if progress is not None:
-            progress(epoch + 1, settings.epochs, losses[-1])
+        first += epochs
     if ckpt is not None:
         ckpt.unlink(missing_ok=True)
     net.eval()
     return net, SupervisedLog(tuple(losses), len(losses), time.perf_counter() - t0, stopped)
+
+
+def _epoch(net: SpikeNet, opt: torch.optim.Optimizer,
+           sched: torch.optim.lr_scheduler.LRScheduler, traces: Sequence[TrainingTrace],
+           rng: np.random.Generator, settings: SupervisedSettings, steps: int,
+           device: torch.device) -> float:
+    """One epoch: every trace augmented afresh, ``steps`` minibatches; the mean loss."""
+    inputs = [augment(tr, rng, settings) for tr in traces]
+    total = 0.0
+    for _ in range(steps):
+        w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)
+        x, target, valid = (torch.from_numpy(a).to(device) for a in (w.x, w.target, w.valid))
+        loss = supervised_loss(net(x), target, valid)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach())
+    return total / steps
 
 
 def _save_checkpoint(path: Path, net: SpikeNet, opt: torch.optim.Optimizer,
