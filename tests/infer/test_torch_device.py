@@ -5,7 +5,7 @@ import torch
 
 from calscope.errors import InputError
 from calscope.infer import torch_device
-from calscope.infer.torch_device import resolve_device
+from calscope.infer.torch_device import resolve_device, same_device
 
 
 @pytest.fixture
@@ -42,3 +42,11 @@ def test_absent_gpus_are_refused_with_what_to_do(no_gpu, monkeypatch):
     assert resolve_device("cuda:1") == torch.device("cuda:1")
     with pytest.raises(InputError, match="has 2 CUDA GPU.*numbered 0–1"):
         resolve_device("cuda:2")
+
+
+def test_same_device_reads_a_missing_index_as_the_current_one(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    dev = torch.device
+    assert same_device(dev("cpu"), dev("cpu"))
+    assert same_device(dev("cuda"), dev("cuda:1")) and not same_device(dev("cuda"), dev("cuda:0"))
+    assert not same_device(dev("cpu"), dev("cuda"))

@@ -42,7 +42,7 @@ from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
-from calscope.infer.torch_device import resolve_device
+from calscope.infer.torch_device import resolve_device, same_device
 from calscope.infer.training_set import training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
@@ -183,7 +183,7 @@ class SupervisedModel:
             InputError: an unknown device or one this machine does not have.
         """
         target = resolve_device(device)
-        if _same_device(self.device, target):
+        if same_device(self.device, target):
             return self
         return replace(self, net=copy.deepcopy(self.net).to(target))
 
@@ -215,15 +215,6 @@ class SupervisedModel:
             torch.save(payload, fh)
         with atomic_open(path.with_suffix(".json"), text=True) as fh:
             fh.write(json.dumps(self.card, indent=2) + "\n")
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    """Whether two devices are one (``cuda`` and ``cuda:0`` are, on the current GPU)."""
-    if a.type != b.type:
-        return False
-    current = torch.cuda.current_device() if a.type == "cuda" else 0
-    return (a.index if a.index is not None else current) == (
-        b.index if b.index is not None else current)
 
 
 def _warn_if_not_dff(sn: np.ndarray) -> None:
