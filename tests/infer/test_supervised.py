@@ -136,6 +136,14 @@ def test_interrupted_training_continues_from_its_checkpoint(cascade, tmp_path, p
         assert np.array_equal(a.numpy(), b.numpy())
 
 
+def test_training_stops_at_its_time_budget(cascade):
+    traces = training_traces(_dataset(cascade, "DS06", 2))
+    settings = SupervisedSettings(**{**TINY, "epochs": 500, "windows_per_epoch": 32,
+                                     "max_time_s": 0.5})
+    _, log = train_network(traces, settings)
+    assert log.stopped == "time" and 1 <= log.epochs < 500 and len(log.losses) == log.epochs
+
+
 def test_pretraining_sees_the_simulated_recordings_alone_first(cascade, monkeypatch):
     from calscope.infer import supervised_training
     from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings

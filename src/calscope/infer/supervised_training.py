@@ -57,6 +57,8 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
         progress: called after every epoch (pre-training epochs included).
         checkpoint: a file written after every epoch; when it exists (from an interrupted run
             with the same settings) training continues from it. Removed at the end.
+            ``settings.max_time_s`` counts the interrupted run's seconds too; training stops
+            at the first epoch's end past it, after one epoch at least.
         device: where the network trains (None: the CPU); windows are drawn on the CPU.
 
     Returns:
@@ -67,47 +69,41 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
     """
     if not traces:
         raise ValueError("no training recordings (each needs ≥ 2 s of data and a spike)")
-    phases = [list(traces)]
+    phases = [(list(traces), settings.epochs)]  # (recordings, epochs), in order
     if settings.pretrain_epochs:
         simulated = [t for t in traces if t.dataset.startswith(SIMULATED_PREFIX)]
         if not simulated:
             raise ValueError("pretrain_epochs > 0 needs simulated recordings "
                              "(simulated_minutes > 0)")
-        phases.insert(0, simulated)
-    lengths = [settings.pretrain_epochs, settings.epochs][-len(phases):]
+        phases.insert(0, (simulated, settings.pretrain_epochs))
     device = device or torch.device("cpu")
     net = new_network(settings).to(device)
     rng = np.random.default_rng(settings.seed)
-    losses: list[float] = []
-    done, spent, saved = 0, 0.0, None
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if state["settings"] == settings.model_dump(mode="json"):
-            net.load_state_dict(state["net"])
-            rng.bit_generator.state = state["rng"]
-            torch.set_rng_state(state["torch_rng"])
-            losses, done, spent = list(state["losses"]), state["epoch"], state["seconds"]
-            saved = state
-    t0 = time.perf_counter() - spent
-    total = sum(lengths)
+    saved = _resume(ckpt, settings, net, rng)
+    losses = list(saved["losses"]) if saved else []
+    done = len(losses)  # epochs already run
+    t0 = time.perf_counter() - (saved["seconds"] if saved else 0.0)
+    total = sum(epochs for _, epochs in phases)
+    steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
     stopped = "epochs"
     net.train()
     first = 0  # epochs before the current phase
-    for phase, epochs in zip(phases, lengths):
+    for recordings, epochs in phases:
         opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-        steps_per_epoch = max(1, settings.windows_per_epoch // settings.batch_windows)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
-        if saved is not None and first < done < first + epochs:  # interrupted in this phase
+        if saved and first < done < first + epochs:  # interrupted within this phase
             opt.load_state_dict(saved["opt"])
             sched.load_state_dict(saved["sched"])
         for epoch in range(max(done, first), first + epochs):
-            if settings.max_time_s is not None and time.perf_counter() - t0 > settings.max_time_s:
-                stopped = "time"
+            budget = settings.max_time_s
+            if losses and budget is not None and time.perf_counter() - t0 > budget:
+                stopped = "time"  # at the first epoch's end past the budget (≥ 1 epoch)
                 break
-            losses.append(_epoch(net, opt, sched, phase, rng, settings, steps_per_epoch, device))
+            losses.append(_epoch(net, opt, sched, recordings, rng, settings, steps_per_epoch,
+                                 device))
             if ckpt is not None:
-                _save_checkpoint(ckpt, net, opt, sched, rng, settings, losses, epoch + 1,
+                _save_checkpoint(ckpt, net, opt, sched, rng, settings, losses,
                                  time.perf_counter() - t0)
             if progress is not None:
                 progress(epoch + 1, total, losses[-1])
@@ -118,6 +114,21 @@ def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
         ckpt.unlink(missing_ok=True)
     net.eval()
     return net, SupervisedLog(tuple(losses), len(losses), time.perf_counter() - t0, stopped)
+
+
+def _resume(ckpt: Path | None, settings: SupervisedSettings, net: SpikeNet,
+            rng: np.random.Generator) -> dict | None:
+    """Load an interrupted run's checkpoint of the same settings into ``net`` and ``rng`` (and
+    torch's generator); returns it (its optimiser state, losses, seconds), or None."""
+    if ckpt is None or not ckpt.is_file():
+        return None
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if state["settings"] != settings.model_dump(mode="json"):
+        return None
+    net.load_state_dict(state["net"])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return state
 
 
 def _epoch(net: SpikeNet, opt: torch.optim.Optimizer,
@@ -141,11 +152,10 @@ def _epoch(net: SpikeNet, opt: torch.optim.Optimizer,
 
 def _save_checkpoint(path: Path, net: SpikeNet, opt: torch.optim.Optimizer,
                      sched: torch.optim.lr_scheduler.LRScheduler, rng: np.random.Generator,
-                     settings: SupervisedSettings, losses: list[float], epoch: int,
-                     seconds: float) -> None:
+                     settings: SupervisedSettings, losses: list[float], seconds: float) -> None:
+    """Everything a later run needs to continue after the epochs in ``losses``."""
     state = {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-             "settings": settings.model_dump(mode="json"), "losses": losses, "epoch": epoch,
-             "seconds": seconds}
+             "settings": settings.model_dump(mode="json"), "losses": losses, "seconds": seconds}
     with atomic_open(path) as fh:
         torch.save(state, fh)
