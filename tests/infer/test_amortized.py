@@ -69,6 +69,30 @@ def test_nan_rule_and_new_cells(sim, model):
     assert one.spikes.shape == (4000,) and np.all(np.isfinite(one.spikes))
 
 
+@pytest.mark.filterwarnings("ignore:row 2")
+def test_cells_inferred_in_blocks_match_one_pass(sim, model, monkeypatch):
+    y = sim.fluorescence.copy()
+    y[2] = np.nan  # an unusable row inside a block
+    y[5, 100:300] = np.nan
+    whole = {"training": model.infer(sim.fluorescence, FS), "new": model.infer(y, FS)}
+    monkeypatch.setattr(amortized, "_BLOCK_SAMPLES", 3 * 4000)  # blocks of 3 cells
+    seen = []
+    for name, traces in (("training", sim.fluorescence), ("new", y)):
+        blocks = model.infer(traces, FS, progress=lambda done, cells: seen.append(done))
+        for field in ("spikes", "lower", "upper", "calcium"):
+            np.testing.assert_allclose(getattr(blocks, field), getattr(whole[name], field),
+                                       rtol=1e-5, atol=1e-6, err_msg=f"{name} {field}")
+        assert whole[name].params.keys() == blocks.params.keys()
+        for key, value in whole[name].params.items():  # the training cells keep their own
+            np.testing.assert_allclose(blocks.params[key], value, rtol=1e-5, err_msg=key)
+    assert seen == [3, 6, 8, 3, 6, 8]
+    assert np.all(np.isnan(blocks.spikes[2])) and np.isnan(blocks.params["gain"][2])
+    drawn = model.infer(y, FS, n_samples=3, seed=2)
+    assert drawn.samples.shape == (3, 8, 4000)
+    assert np.array_equal(np.isnan(drawn.samples[0]), np.isnan(blocks.spikes))
+    np.testing.assert_array_equal(drawn.samples, model.infer(y, FS, n_samples=3, seed=2).samples)
+
+
 def test_short_traces_shorter_than_the_receptive_field(model):
     y = np.random.default_rng(0).normal(size=(2, 20))
     res = model.infer(y, FS)

@@ -75,7 +75,9 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
                    else _train(traces, fs, settings.amortized, label, native_fs))
         if oasis_blend is not None:
             trained = trained.with_oasis_blend(oasis_blend)
-        return trained.infer(traces, fs, n_samples=samples, native_fs=native_fs)
+        with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
+            return trained.infer(traces, fs, n_samples=samples, native_fs=native_fs,
+                                 progress=update)
     if method == "supervised":
         from calscope.infer import supervised
 

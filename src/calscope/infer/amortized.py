@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +21,13 @@ import torch
 from pydantic import ValidationError
 
 from calscope.config import AmortizedSettings
-from calscope.deconv import Deconvolution
 from calscope.deconv import deconvolve as oasis_deconvolve
 from calscope.deconv.bandwidth import working_rate
-from calscope.deconv.kinetics import ar_coefficients, kernel_roots
 from calscope.deconv.resample import resample_with_gaps
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.generative import CalciumModel
+from calscope.infer.initial_model import initial_model
 from calscope.infer.model_file import read_model_file
 from calscope.io.writers import atomic_open
 from calscope.infer.normalize import Normalized, normalize
@@ -40,15 +39,14 @@ from calscope.infer.recognition import (
 )
 from calscope.infer.result import SpikeInference, at_input_rate
 from calscope.infer.training import Progress, TrainingLog, train
-from calscope.simulate.indicators import impulse_response
 from calscope.validation import as_trace_matrix, check_fs
 
 FORMAT = "calscope-amortized"
 FORMAT_VERSION = 1
 _INFER_WINDOW = 4096  # frames per inference window (plus margins)
 _INFER_CHUNK = 16  # windows per forward pass
-_NOISE_ROUNDS = 4  # most OASIS fits behind a residual-matched noise start (_starting_fit)
 _AR_DRAWS = 100  # autoregressive: sampled spike trains behind the probability and band
+_BLOCK_SAMPLES = 2_000_000  # cells × frames inferred together (bounds the memory)
 
 
 @dataclass
@@ -73,8 +71,10 @@ class AmortizedModel:
     log: TrainingLog | None = None
 
     def infer(self, traces: np.ndarray, fs: float, n_samples: int = 0,
-              seed: int = 0, native_fs: float | None = None) -> SpikeInference:
-        """Spike probabilities of (cells, T) or (T,) traces in one pass of the network.
+              seed: int = 0, native_fs: float | None = None,
+              progress: Callable[[int, int], None] | None = None) -> SpikeInference:
+        """Spike probabilities of (cells, T) or (T,) traces: one pass of the network per block of
+        cells (about 2 million samples each, which bounds the memory).
 
         Args:
             traces: fluorescence (e.g. ΔF/F) at ``fs`` Hz; NaN marks missing samples.
@@ -85,6 +85,7 @@ class AmortizedModel:
             seed: seed of the samples.
             native_fs: the rate the traces were recorded at, when above the model's rate is
                 given as ``fs`` (None: detected, `calscope.deconv.bandwidth.native_rate`).
+            progress: called as ``progress(cells done, cells)`` after each block of cells.
 
         Returns:
             `SpikeInference`; NaN exactly where the input is NaN. Traces resampled up from the
@@ -96,24 +97,50 @@ class AmortizedModel:
             rate = working_rate(y, fs, native_fs)
             if math.isclose(rate, self.fs, rel_tol=0.02):
                 low, _ = resample_with_gaps(y, fs, self.fs)
-                return at_input_rate(self.infer(low, self.fs, n_samples, seed), traces, fs)
+                return at_input_rate(self.infer(low, self.fs, n_samples, seed,
+                                                progress=progress), traces, fs)
         _check_rate(fs, self.fs)
         if n_samples < 0:
             raise InputError(f"n_samples: must be ≥ 0, got {n_samples}")
         norm = normalize(traces, fs)
+        # the training traces themselves: their own fitted parameters give the calcium
+        trained = (norm.x.shape[0] == self.generative.n_cells
+                   and _fingerprint(norm.x) == self.fingerprint)
         generator = torch.Generator().manual_seed(seed)
+        cells, n = norm.x.shape
+        out = np.empty((4, cells, n))  # spikes, lower, upper, calcium
+        samples = np.empty((n_samples, cells, n)) if n_samples else None
+        params: list[dict[str, np.ndarray]] = []
+        step = max(1, _BLOCK_SAMPLES // n)
+        for start in range(0, cells, step):
+            rows = slice(start, min(start + step, cells))
+            params.append(self._infer_block(norm.take(rows), fs, n_samples, generator,
+                                            rows if trained else None, out[:, rows],
+                                            None if samples is None else samples[:, rows]))
+            if progress is not None:
+                progress(rows.stop, cells)
+        joined = {k: np.concatenate([p[k] for p in params]) for k in params[0]}
+        return _result(norm, *out, samples, joined, fs)
+
+    def _infer_block(self, norm: Normalized, fs: float, n_samples: int,
+                     generator: torch.Generator, trained_rows: slice | None, out: np.ndarray,
+                     samples: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Infer the cells of ``norm`` into ``out`` ((4, cells, T): spikes, lower, upper,
+        calcium) and ``samples`` ((n_samples, cells, T) or None); returns their parameters.
+        ``trained_rows``: where they sit among the training cells (None: new cells)."""
         probs, draws = self._posterior(norm, n_samples, generator)
-        samples = draws[:n_samples] if n_samples else None
+        if samples is not None:
+            samples[:] = draws[:n_samples]
         if draws is None:  # factorized, no samples: the exact per-frame Bernoulli band
             lower = (probs > 0.95).astype(np.float64)
             upper = (probs > 0.05).astype(np.float64)
         else:
             lower = np.quantile(draws, 0.05, axis=0)
             upper = np.quantile(draws, 0.95, axis=0)
-        spikes = self._blend(norm, probs, fs)
-        lower, upper = np.minimum(lower, spikes), np.maximum(upper, spikes)
-        calcium, params = self._calcium(norm, spikes)
-        return _result(norm, spikes, lower, upper, calcium, samples, params, fs)
+        out[0] = self._blend(norm, probs, fs)
+        out[1], out[2] = np.minimum(lower, out[0]), np.maximum(upper, out[0])
+        out[3], params = self._calcium(norm, out[0], trained_rows)
+        return params
 
     def _blend(self, norm: Normalized, probs: np.ndarray, fs: float) -> np.ndarray:
         """The posterior mean mixed with OASIS (setting ``oasis_blend``; 0: the mean alone)."""
@@ -157,18 +184,19 @@ class AmortizedModel:
         return probs.numpy().astype(np.float64), (None if draws is None
                                                   else draws.numpy().astype(np.float64))
 
-    def _calcium(self, norm: Normalized,
-                 probs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Fitted trace (cells, T) in input units and per-cell parameters."""
+    def _calcium(self, norm: Normalized, probs: np.ndarray, trained_rows: slice | None
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fitted trace (cells, T) in input units and per-cell parameters: the training cells'
+        own (``trained_rows``: which of them these are), or fitted here (None)."""
         model = self.generative
-        same = norm.x.shape[0] == model.n_cells and _fingerprint(norm.x) == self.fingerprint
         spikes = torch.from_numpy(probs.astype(np.float32))[None]
         x = torch.from_numpy(norm.x)
         mask = torch.from_numpy(norm.mask)
         with torch.no_grad():
-            if same:
-                pred = model.predict(spikes, torch.arange(model.n_cells), x, mask)[0].numpy()
-                params = model.cell_parameters()
+            if trained_rows is not None:
+                cells = torch.arange(trained_rows.start, trained_rows.stop)
+                pred = model.predict(spikes, cells, x, mask)[0].numpy()
+                params = {k: v[trained_rows] for k, v in model.cell_parameters().items()}
             else:  # new cells: the population's median kinetics, gain and bias by least squares
                 pred, params = _refit_gain(model, spikes[0], x, mask)
         gain = params.pop("gain_sigma") * norm.sn
@@ -226,7 +254,7 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
     norm = normalize(traces, fs)
     torch.manual_seed(settings.seed)
     recognition = _recognition(settings, fs)
-    model, targets = _initial_model(norm, fs, settings)
+    model, targets = initial_model(norm, fs, settings)
     log = train(recognition, model, norm.x, norm.mask, fs, settings, progress, targets)
     return AmortizedModel(recognition, model, settings, float(fs), _fingerprint(norm.x), log)
 
@@ -256,83 +284,6 @@ def _recognition(settings: AmortizedSettings, fs: float) -> torch.nn.Module:
     cls = (AutoregressiveRecognition if settings.recognition == "autoregressive"
            else FactorizedRecognition)
     return cls(fs, channels=settings.channels)
-
-
-def _initial_model(norm: Normalized, fs: float,
-                   settings: AmortizedSettings) -> tuple[CalciumModel, np.ndarray]:
-    """Generative model started from the foundation's kinetics and OASIS event sizes.
-
-    Returns the model and the OASIS spikes (cells, T) in units of each cell's gain (the
-    recognition network's warm-start targets; 0 where missing).
-    """
-    good = ~norm.bad
-    x = norm.with_gaps()
-    n = x.shape[0]
-    tau_d, tau_r, gain = np.full(n, 0.7), np.full(n, 0.05), np.full(n, 3.0)
-    g = ar_coefficients(x[good], fs, np.ones(good.sum()), 2)
-    d, r, ok = kernel_roots(g)
-    with np.errstate(divide="ignore"):
-        tau_d[good] = np.where(ok, -1.0 / (fs * np.log(d)), 0.7)
-        tau_r[good] = np.where(ok & (r > 0), -1.0 / (fs * np.log(np.maximum(r, 1e-12))), 0.05)
-    targets = np.zeros_like(norm.x)
-    noise = np.ones(n)
-    fit, noise[good] = _starting_fit(x[good], fs, g, settings.noise_start == "residual")
-    spikes = np.nan_to_num(fit.spikes)
-    for row, s, gi in zip(np.flatnonzero(good), spikes, g):
-        size = _event_size(s, noise[row])  # in AR-jump units; the kernel's peak may differ
-        peak = impulse_response(gi, int(5 * fs) + 2).max()
-        gain[row] = float(np.clip(size * peak, noise[row], 50.0 * noise[row]))
-        targets[row] = np.clip(s / size, 0.0, 1.0)
-    model = CalciumModel(settings.generative, fs, tau_d, np.minimum(tau_r, tau_d / 2), gain,
-                         settings.rate_hz, noise=noise, likelihood=settings.likelihood)
-    return model, targets
-
-
-def _starting_fit(x: np.ndarray, fs: float, g: np.ndarray,
-                  match_noise: bool) -> tuple[Deconvolution, np.ndarray]:
-    """OASIS on normalised traces, at unit noise or at the noise its own residual shows.
-
-    The foundation's σ (1 in normalised units) reads the top of the spectrum. Where that is
-    not white noise, e.g. traces filtered or resampled up from a lower frame rate (the
-    Spikefinder sets at 100 Hz: OASIS residuals of 4–24 σ), a likelihood with unit noise is far
-    too sharp. With ``match_noise`` (``noise_start="residual"``), OASIS is rerun with σ set to
-    the robust SD of its residual (1.4826 · MAD), which grows toward the fixed point where the
-    constraint matches the residual (at most `_NOISE_ROUNDS` fits); σ never drops below 1.
-
-    Returns:
-        The last OASIS fit and the (cells,) noise σ it used, in normalised units (≥ 1).
-    """
-    sn = np.ones(len(x))
-    fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False, native_fs=fs)
-    for _ in range(_NOISE_ROUNDS - 1 if match_noise else 0):
-        resid = x - fit.calcium
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centre = np.nanmedian(resid, axis=1, keepdims=True)
-            robust = 1.4826 * np.nanmedian(np.abs(resid - centre), axis=1)
-        new = np.maximum(np.nan_to_num(robust, nan=1.0), 1.0)
-        if np.allclose(new, sn, rtol=0.05):
-            break
-        sn = new
-        fit = oasis_deconvolve(x, fs, g=g, sn=sn, baseline=False, native_fs=fs)
-    return fit, sn
-
-
-def _event_size(spikes: np.ndarray, noise: float = 1.0) -> float:
-    """Median size of the OASIS events of one trace: runs of consecutive spikes summed.
-
-    OASIS spreads one spike over neighbouring frames when its timing is uncertain, so single
-    frames underestimate the size of one spike; a run's sum does not. Sizes and thresholds are
-    in normalised units; ``noise`` is the trace's noise σ in those units (events below half of
-    it are ignored; 3 σ when there is no event).
-    """
-    active = spikes > 0.1 * noise
-    if not active.any():
-        return 3.0 * noise
-    starts = np.flatnonzero(active & ~np.r_[False, active[:-1]])
-    sums = np.add.reduceat(np.where(active, spikes, 0.0), starts)
-    big = sums[sums > 0.5 * noise]
-    return float(np.median(big)) if big.size else 3.0 * noise
 
 
 def _refit_gain(model: CalciumModel, spikes: torch.Tensor, x: torch.Tensor,

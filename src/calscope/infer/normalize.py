@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,11 @@ class Normalized:
     sn: np.ndarray
     bad: np.ndarray
     was_1d: bool
+
+    def take(self, rows: slice) -> Normalized:
+        """The same traces restricted to ``rows`` (views of every per-cell array)."""
+        return replace(self, x=self.x[rows], mask=self.mask[rows], observed=self.observed[rows],
+                       baseline=self.baseline[rows], sn=self.sn[rows], bad=self.bad[rows])
 
     def with_gaps(self) -> np.ndarray:
         """(cells, T) float64 ``x`` with NaN where ``mask`` is 0 (the input to OASIS)."""
