@@ -106,8 +106,7 @@ def analyze_command(
     else:
         start = time.perf_counter()
         inferred = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
-                                native_fs=native_fs, cell_type=cell_type,
-                                device=device or "auto")
+                                native_fs=native_fs, cell_type=cell_type, device=device)
         activity = inferred.spikes
         note = native_rate_note(inferred, data.fs)
         if note:

@@ -60,12 +60,12 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
                  optimize_g: bool = False, oasis_blend: Optional[float] = None,
                  native_fs: Optional[float] = None, cell_type: Optional[str] = None,
-                 device: str = "auto") -> Any:
+                 device: Optional[str] = None) -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
-    the default type) on ``device``. ``oasis_blend`` replaces the network's own OASIS weight
+    the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own OASIS weight
     (None: keep it). ``native_fs`` is the rate the traces were recorded at (None: detected).
     """
     if method == "amortized":
@@ -81,7 +81,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     if method == "supervised":
         from calscope.infer import supervised
 
-        network = supervised.load(model, cell_type, device=device)
+        network = supervised.load(model, cell_type, device=device or "auto")
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
@@ -175,7 +175,7 @@ def deconvolve_command(
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
-                          cell_type=cell_type, device=device or "auto")
+                          cell_type=cell_type, device=device)
     native_rate_note(result, data.fs)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
