@@ -148,7 +148,7 @@ def test_pretraining_sees_the_simulated_recordings_alone_first(cascade, monkeypa
     from calscope.infer import supervised_training
     from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
 
-    seen: list[set[str]] = []
+    seen: list[set[bool]] = []  # per epoch: whether each recording seen was simulated
     augment = supervised_training.augment
 
     def recording(tr, rng, settings):
