@@ -15,6 +15,7 @@ def test_deconvolve_with_the_shipped_model(cli, traces_file, tmp_path):
     out = tmp_path / "spikes.npz"
     res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--out", out)
     assert res.exit_code == 0, res.output
+    assert "supervised network: the shipped excitatory model, on " in res.output
     with np.load(out) as z:
         assert z["spikes"].shape == z["lower"].shape == z["upper"].shape == y.shape
         assert np.array_equal(np.isnan(z["spikes"]), np.isnan(y))

@@ -84,6 +84,8 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         network = supervised.load(model, cell_type, device=device or "auto")
         if oasis_blend is not None:
             network = network.with_oasis_blend(oasis_blend)
+        source = model or f"the shipped {network.card.get('cell_type', 'default')} model"
+        err_console.print(f"supervised network: {source}, on {network.device}", highlight=False)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
             return network.infer(traces, fs, native_fs=native_fs, progress=update)
     base = settings.deconv
