@@ -20,7 +20,7 @@ _NOISE_ROUNDS = 4  # most OASIS fits behind a residual-matched noise start (_sta
 
 
 def initial_model(norm: Normalized, fs: float,
-                   settings: AmortizedSettings) -> tuple[CalciumModel, np.ndarray]:
+                  settings: AmortizedSettings) -> tuple[CalciumModel, np.ndarray]:
     """Generative model started from the foundation's kinetics and OASIS event sizes.
 
     Returns the model and the OASIS spikes (cells, T) in units of each cell's gain (the
