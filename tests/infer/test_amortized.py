@@ -8,6 +8,7 @@ import calscope
 from calscope import metrics, simulate
 from calscope.errors import InputError
 from calscope.infer import SpikeInference, amortized
+from calscope.infer import blocks as block_size
 
 FS = 30.0
 # epochs and patience bound the run (not the clock), so results do not depend on machine load
@@ -75,7 +76,7 @@ def test_cells_inferred_in_blocks_match_one_pass(sim, model, monkeypatch):
     y[2] = np.nan  # an unusable row inside a block
     y[5, 100:300] = np.nan
     whole = {"training": model.infer(sim.fluorescence, FS), "new": model.infer(y, FS)}
-    monkeypatch.setattr(amortized, "_BLOCK_SAMPLES", 3 * 4000)  # blocks of 3 cells
+    monkeypatch.setattr(block_size, "BLOCK_SAMPLES", 3 * 4000)  # blocks of 3 cells
     seen = []
     for name, traces in (("training", sim.fluorescence), ("new", y)):
         blocks = model.infer(traces, FS, progress=lambda done, cells: seen.append(done))

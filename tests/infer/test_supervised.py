@@ -13,6 +13,7 @@ from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.errors import InputError
 from calscope.infer import SpikeInference, supervised
+from calscope.infer import blocks as block_size
 from calscope.infer.blend import blend_with_oasis
 from calscope.infer.cell_types import CELL_TYPES, dataset_cell_type
 from calscope.infer.supervised_training import train_network
@@ -201,7 +202,7 @@ def test_cells_inferred_in_blocks_match_one_pass_and_rows_are_reported_once(tiny
     with pytest.warns(UserWarning):  # rows 1 and 3
         whole = tiny.infer(y, 30.0)
     given = y.copy()
-    monkeypatch.setattr(supervised, "_BLOCK_SAMPLES", 2000)  # one cell per block
+    monkeypatch.setattr(block_size, "BLOCK_SAMPLES", 2000)  # one cell per block
     calls = []
     with pytest.warns(UserWarning) as caught:
         blocks = tiny.infer(y, 30.0, progress=lambda done, total: calls.append((done, total)))

@@ -65,8 +65,9 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
-    the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own OASIS weight
-    (None: keep it). ``native_fs`` is the rate the traces were recorded at (None: detected).
+    the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
+    OASIS weight (None: keep it). ``native_fs`` is the rate the traces were recorded at (None:
+    detected).
     """
     if method == "amortized":
         from calscope.infer import amortized

@@ -26,6 +26,7 @@ from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import resample_with_gaps
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
+from calscope.infer.blocks import cell_blocks
 from calscope.infer.generative import CalciumModel
 from calscope.infer.initial_model import initial_model
 from calscope.infer.model_file import read_model_file
@@ -46,7 +47,6 @@ FORMAT_VERSION = 1
 _INFER_WINDOW = 4096  # frames per inference window (plus margins)
 _INFER_CHUNK = 16  # windows per forward pass
 _AR_DRAWS = 100  # autoregressive: sampled spike trains behind the probability and band
-_BLOCK_SAMPLES = 2_000_000  # cells × frames inferred together (bounds the memory)
 
 
 @dataclass
@@ -111,14 +111,10 @@ class AmortizedModel:
         out = np.empty((4, cells, n))  # spikes, lower, upper, calcium
         samples = np.empty((n_samples, cells, n)) if n_samples else None
         params: list[dict[str, np.ndarray]] = []
-        step = max(1, _BLOCK_SAMPLES // n)
-        for start in range(0, cells, step):
-            rows = slice(start, min(start + step, cells))
+        for rows in cell_blocks(cells, n, progress):
             params.append(self._infer_block(norm.take(rows), fs, n_samples, generator,
                                             rows if trained else None, out[:, rows],
                                             None if samples is None else samples[:, rows]))
-            if progress is not None:
-                progress(rows.stop, cells)
         joined = {k: np.concatenate([p[k] for p in params]) for k in params[0]}
         return _result(norm, *out, samples, joined, fs)
 

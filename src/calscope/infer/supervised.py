@@ -34,6 +34,7 @@ from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
+from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
 from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, check_cell_type, dataset_cell_type,
                                        shipped_model)
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
@@ -56,7 +57,6 @@ SHIPPED = shipped_model(DEFAULT_CELL_TYPE)
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
 _CHUNK_FRAMES = 160_000  # cells × frames per forward pass on a CPU (stays in its cache)
-_BLOCK_SAMPLES = 2_000_000  # cells × model frames inferred together (bounds the memory)
 _CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
 _MAX_DFF_SIGMA = 2.0  # median noise σ above which traces are not ΔF/F as a fraction
 
@@ -116,12 +116,8 @@ class SupervisedModel:
         sn = np.full(cells, np.nan)
         bad = np.ones(cells, dtype=bool)
         # blocks of cells bound the memory of the intermediate arrays (~70 bytes per sample)
-        step = max(1, _BLOCK_SAMPLES // n_frames_at(n, fs, MODEL_FS))
-        for start in range(0, cells, step):
-            rows = slice(start, start + step)
+        for rows in cell_blocks(cells, n_frames_at(n, fs, MODEL_FS), progress):
             bad[rows] = self._infer_block(y[rows], fs, rate, out[:, rows], sn[rows])
-            if progress is not None:
-                progress(min(start + step, cells), cells)
         warn_unusable_rows(require_usable(bad), stacklevel=3)
         _warn_if_not_dff(sn)
         spikes, lower, upper = out
@@ -191,7 +187,7 @@ class SupervisedModel:
         """(cells, channels, T) features → (cells, 3, T) float64 network output."""
         out = np.empty((x.shape[0], 3, x.shape[2]))
         device = self.device
-        frames = _CHUNK_FRAMES if device.type == "cpu" else _BLOCK_SAMPLES
+        frames = _CHUNK_FRAMES if device.type == "cpu" else BLOCK_SAMPLES
         step = max(1, frames // x.shape[2])
         with torch.inference_mode():
             for i in range(0, x.shape[0], step):
