@@ -1,21 +1,26 @@
-"""The Python examples of README.md and docs/*.md run as written.
+"""The examples of README.md and docs/*.md match the code.
 
 Each ```python block is executed in a fresh namespace in an empty working directory. The few
 inputs the examples presume from the reader (a 1-D trace, a trace resampled up from 7.8 Hz, a
 Suite2p folder) are made here from simulated data, and amortized training gets a short time
 budget: the test checks that the documented calls exist and work together, not their accuracy
-(the other tests and bench/ do that).
+(the other tests and bench/ do that). Each ``calscope`` command line of a ```bash block must
+name an existing command and only options that command has.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import typer
+
 import calscope
+from calscope.cli import app
 from calscope.infer import amortized
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +31,19 @@ FAST_FIT_S = 2.0
 
 def python_blocks(path: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", path.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def command_lines(path: Path) -> list[list[str]]:
+    """The arguments after ``calscope`` of every command line in the ```bash blocks (comments
+    dropped, continued lines joined, anything before the last ``&&`` dropped)."""
+    out = []
+    for block in re.findall(r"^```bash\n(.*?)^```", path.read_text(encoding="utf-8"),
+                            re.S | re.M):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.split(r"\s#", line)[0].split("&&")[-1].strip()
+            if line.startswith("calscope"):
+                out.append(shlex.split(line)[1:])
+    return out
 
 
 EXAMPLES = [(path, i, code) for path in DOCUMENTS for i, code in enumerate(python_blocks(path))]
@@ -63,3 +81,27 @@ def test_example_runs(path: Path, index: int, code: str, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__example__", **reader_inputs(tmp_path)}
     exec(compile(code, f"{path.name}, example {index + 1}", "exec"), namespace)
+
+
+COMMAND_LINES = [(path, args) for path in DOCUMENTS for args in command_lines(path)]
+
+
+def test_the_documents_have_command_lines() -> None:
+    assert len(COMMAND_LINES) > 20
+    assert {args[0] for _, args in COMMAND_LINES} >= {"deconvolve", "train", "analyze"}
+
+
+@pytest.mark.parametrize("path,args", COMMAND_LINES,
+                         ids=[f"{p.name}: calscope {' '.join(a)}"[:90] for p, a in COMMAND_LINES])
+def test_command_line_names_existing_options(path: Path, args: list[str]) -> None:
+    group = typer.main.get_command(app)
+    top = {o for param in group.params for o in param.opts} | {"--help"}
+    if not args or args[0].startswith("-"):
+        assert set(args) <= top, f"{path.name}: calscope {' '.join(args)}"
+        return
+    assert args[0] in group.commands, f"{path.name}: no command {args[0]!r}"
+    command = group.commands[args[0]]
+    known = {o for param in command.params
+             for o in (*param.opts, *param.secondary_opts) if o.startswith("-")} | {"--help"}
+    unknown = [a for a in args[1:] if a.startswith("-") and a not in known]
+    assert not unknown, f"{path.name}: calscope {' '.join(args)}: no option {unknown}"
