@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 import torch
 
+import calscope
 from calscope.config import Settings, SupervisedSettings
+from calscope.io import write_cascade_neuron
+
+
+def _tiny_settings(path):
+    """A settings file for a network trained in seconds."""
+    tiny = SupervisedSettings(channels=8, dilations=(1, 2, 4), epochs=1, windows_per_epoch=32,
+                              batch_windows=16, simulated_minutes=0.0)
+    path.write_text(Settings(supervised=tiny).to_yaml())
+    return path
 
 
 def test_deconvolve_with_the_shipped_model(cli, traces_file, tmp_path):
@@ -24,10 +34,7 @@ def test_deconvolve_with_the_shipped_model(cli, traces_file, tmp_path):
 
 def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_data,
                                                         tmp_path):
-    config = tmp_path / "settings.yaml"
-    tiny = SupervisedSettings(channels=8, dilations=(1, 2, 4), epochs=1, windows_per_epoch=32,
-                              batch_windows=16, simulated_minutes=0.0)
-    config.write_text(Settings(supervised=tiny).to_yaml())
+    config = _tiny_settings(tmp_path / "settings.yaml")
     root = shared_data / "ground_truth" / "cascade"
     keep = {"DS23", "DS20"}  # the smallest folder, and an excitatory one: leave all others out
     others = ",".join(sorted({d.name[:4] for d in root.iterdir() if d.is_dir()} - keep))
@@ -48,6 +55,23 @@ def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_
               "--out", out)
     assert res.exit_code == 0, res.output
     assert np.load(out).shape == y.shape
+
+
+def test_train_on_own_ground_truth_written_in_cascade_layout(cli, tmp_path):
+    """A lab's own ground truth (here simulated), written by `write_cascade_neuron`, trains a
+    model with no shared data at all."""
+    root = tmp_path / "my_ground_truth"
+    sim = calscope.simulate.traces(3, 1800, 30.0, indicator="GCaMP6f", seed=5)
+    for i in range(3):
+        frames = np.repeat(np.arange(sim.spikes.shape[1]), sim.spikes[i])
+        write_cascade_neuron(root / "DS90-GCaMP6f-sim" / f"cell{i}.mat",
+                             [(sim.fluorescence[i], 30.0, (frames + 0.5) / 30.0)])
+    model = tmp_path / "model.pt"
+    res = cli("train", "--method", "supervised", "--ground-truth", root,
+              "--config", _tiny_settings(tmp_path / "settings.yaml"), "--out", model)
+    assert res.exit_code == 0, res.output
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["datasets"] == ["DS90-GCaMP6f-sim"] and card["cell_type"] == "excitatory"
 
 
 def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):

@@ -16,6 +16,7 @@ from calscope.io import (
     load_cascade_neuron,
     load_spikefinder,
     read_cascade_trials,
+    write_cascade_neuron,
 )
 
 
@@ -210,3 +211,46 @@ def test_spikefinder_6_trims_nan_padding(shared_data: Path) -> None:
 def test_spikefinder_missing_set(shared_data: Path) -> None:
     with pytest.raises(InputError, match="9.train.calcium.csv"):
         load_spikefinder(shared_data / "ground_truth" / "spikefinder", "9")
+
+
+# -- writing a lab's own ground truth ---------------------------------------------------------------
+
+
+def test_written_neuron_reads_back(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    first = (rng.normal(size=300), 30.0, np.array([0.5, 2.25, 9.9]))
+    second = (np.r_[rng.normal(size=100), np.nan, rng.normal(size=99)], 7.5, np.array([]))
+    path = write_cascade_neuron(tmp_path / "DS90-mine" / "cell01.mat", [first, second])
+    recs = load_cascade_neuron(path)
+    assert [(r.dataset, r.neuron, r.trial) for r in recs] == [("DS90-mine", "cell01", 0),
+                                                              ("DS90-mine", "cell01", 1)]
+    for rec, (dff, fs, spikes) in zip(recs, [first, second]):
+        np.testing.assert_array_equal(rec.dff, dff)
+        assert rec.fs == pytest.approx(fs)
+        np.testing.assert_allclose(rec.spike_times, spikes, atol=1e-4)
+        _check_recording(rec)
+    assert [p.name for p in (tmp_path / "DS90-mine").iterdir()] == ["cell01.mat"]
+    assert cascade_dataset_dirs(tmp_path) == [tmp_path / "DS90-mine"]
+
+
+@pytest.mark.parametrize("trial,message", [
+    ((np.ones((2, 50)), 30.0, []), "trial 0: dff must be one trace"),
+    ((np.r_[1.0, np.full(49, np.nan)], 30.0, []), "at least two finite samples"),
+    ((np.ones(50), 0.0, []), "trial 0: fs=0.0"),
+    ((np.ones(50), 30.0, [0.5, np.nan]), "must be finite seconds"),
+    ((np.ones(50), 30.0, [-0.1]), r"within the recording's \[0, 1.66667\) s"),
+    ((np.ones(50), 30.0, [1.7]), "within the recording"),
+])
+def test_writing_bad_trials_fails_and_writes_nothing(tmp_path: Path, trial: tuple,
+                                                     message: str) -> None:
+    path = tmp_path / "DS90" / "cell.mat"
+    with pytest.raises(InputError, match=message):
+        write_cascade_neuron(path, [trial])
+    assert not path.exists()
+
+
+def test_writing_needs_a_mat_path_and_trials(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="must end in .mat"):
+        write_cascade_neuron(tmp_path / "cell.npz", [(np.ones(50), 30.0, [])])
+    with pytest.raises(InputError, match="no trials"):
+        write_cascade_neuron(tmp_path / "cell.mat", [])

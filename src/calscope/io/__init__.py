@@ -3,7 +3,13 @@
 Only this package touches files; every other stage works on arrays.
 """
 
-from calscope.io.cascade import CascadeTrial, cascade_trial_table, frame_times, read_cascade_trials
+from calscope.io.cascade import (
+    CascadeTrial,
+    cascade_trial_table,
+    frame_times,
+    read_cascade_trials,
+    write_cascade_neuron,
+)
 from calscope.io.ground_truth import (
     GroundTruthRecording,
     cascade_dataset_dirs,
@@ -31,6 +37,7 @@ __all__ = [
     "read_traces",
     "shared_data_dir",
     "validate_traces",
+    "write_cascade_neuron",
     "write_result",
     "write_spikes",
 ]

@@ -7,18 +7,23 @@ same clock as ``fluo_time``; no offset is applied (see ``calscope.io.ground_trut
 
 This module parses the trials as stored; ``read_traces`` uses ``cascade_trial_table`` to read
 them as plain traces, ``calscope.io.ground_truth`` pairs them with their spikes.
+``write_cascade_neuron`` writes a lab's own ground truth in the same layout.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.io
 
 from calscope.errors import InputError
 from calscope.io.matlab import load_mat
+from calscope.io.writers import atomic_open
+from calscope.validation import check_fs
 
 EPHYS_RATE_HZ = 1e4
 
@@ -132,3 +137,55 @@ def cascade_trial_table(path: str | Path) -> tuple[np.ndarray, float, np.ndarray
             stacklevel=2,
         )
     return dff, float(rates[0]), np.array([trial.index for trial in trials], dtype=np.int64)
+
+
+def write_cascade_neuron(path: str | Path,
+                         trials: Sequence[tuple[np.ndarray, float, np.ndarray]]) -> Path:
+    """Write one neuron's simultaneous imaging and electrophysiology as a CASCADE ground-truth
+    file, which ``calscope train --method supervised --ground-truth`` (and CASCADE) can read.
+
+    A training folder holds one folder per dataset (its name is the dataset's name, e.g.
+    ``my_ground_truth/DS90-jGCaMP8m-m-V1/``) and in it one file per neuron. Written atomically
+    (a failed write leaves no file).
+
+    Args:
+        path: the ``.mat`` file to write.
+        trials: one ``(dff, fs, spike_times)`` per recording of the neuron: (T,) ΔF/F as a
+            fraction (NaN where nothing was recorded), its frame rate (Hz), and (n,) spike
+            times (s) counted from the first frame (frame k is at k / fs), within the recording.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        InputError: not a ``.mat`` path, no trials, or a trial whose trace is not 1-D with two
+            finite samples, whose rate is not positive, or whose spike times are not finite
+            or fall outside its recording (the message names the trial).
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".mat":
+        raise InputError(f"{path}: a CASCADE ground-truth file must end in .mat")
+    if len(trials) == 0:
+        raise InputError(f"{path}: no trials to write; give at least one (dff, fs, spike_times)")
+    cells = np.empty((1, len(trials)), dtype=object)
+    for index, (dff, fs, spike_times) in enumerate(trials):
+        where = f"{path}: trial {index}"
+        dff = np.asarray(dff, dtype=np.float64)
+        if dff.ndim != 1 or np.isfinite(dff).sum() < 2:
+            raise InputError(f"{where}: dff must be one trace (T,) with at least two finite "
+                             f"samples, got shape {dff.shape}")
+        rate = check_fs(fs, f"{where}: fs")
+        spikes = np.sort(np.asarray(spike_times, dtype=np.float64).ravel())
+        duration = dff.size / rate
+        if not np.isfinite(spikes).all() or (spikes.size and not (
+                spikes[0] >= 0 and spikes[-1] < duration)):
+            raise InputError(f"{where}: spike times must be finite seconds from the first "
+                             f"frame, within the recording's [0, {duration:.6g}) s")
+        cells[0, index] = {
+            "fluo_time": (np.arange(dff.size) / rate)[None, :],
+            "fluo_mean": dff[None, :],
+            "events_AP": np.round(spikes * EPHYS_RATE_HZ)[:, None],
+        }
+    with atomic_open(path) as handle:
+        scipy.io.savemat(handle, {"CAttached": cells})
+    return path
