@@ -254,3 +254,15 @@ def test_writing_needs_a_mat_path_and_trials(tmp_path: Path) -> None:
         write_cascade_neuron(tmp_path / "cell.npz", [(np.ones(50), 30.0, [])])
     with pytest.raises(InputError, match="no trials"):
         write_cascade_neuron(tmp_path / "cell.mat", [])
+
+
+def test_a_real_neuron_written_again_reads_back_the_same(cascade: Path, tmp_path: Path) -> None:
+    original = load_cascade_neuron(_neuron(cascade, "DS09", "cell10_full"))
+    trials = [(rec.dff, rec.fs, rec.spike_times - rec.time[0]) for rec in original]
+    copy = load_cascade_neuron(write_cascade_neuron(tmp_path / "DS09-copy" / "cell10.mat", trials))
+    assert len(copy) == len(original) > 0
+    for a, b in zip(original, copy):
+        np.testing.assert_array_equal(b.dff, a.dff)
+        assert b.fs == pytest.approx(a.fs, rel=1e-9)
+        np.testing.assert_allclose(b.time, a.time - a.time[0], atol=1e-9 * a.time.size)
+        np.testing.assert_allclose(b.spike_times, a.spike_times - a.time[0], atol=1e-4)
