@@ -74,6 +74,22 @@ def test_train_on_own_ground_truth_written_in_cascade_layout(cli, tmp_path):
     assert card["datasets"] == ["DS90-GCaMP6f-sim"] and card["cell_type"] == "excitatory"
 
 
+def test_a_ground_truth_folder_of_the_wrong_shape_is_explained(cli, tmp_path):
+    root = tmp_path / "gt"
+    write_cascade_neuron(root / "DS90-mine" / "cell.mat",
+                         [(np.sin(np.arange(300) / 9.0), 30.0, [1.0, 5.0])])
+    (tmp_path / "empty").mkdir()
+    for where, extra, message in [
+            (root / "DS90-mine", [], "holds .mat files itself; pass the folder above it"),
+            (tmp_path / "empty", [], "no dataset folders with .mat files"),
+            (root, ["--exclude", "DS90"], "none of its 1 dataset folders is left"),
+            (root, ["--cell-type", "inhibitory"], "cell type 'inhibitory'")]:
+        res = cli("train", "--method", "supervised", "--ground-truth", where, *extra,
+                  "--out", tmp_path / "m.pt")
+        assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):
     src, _ = traces_file
     res = cli("train", src, "--method", "supervised", "--out", tmp_path / "m.pt")

@@ -35,8 +35,8 @@ from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
-from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, check_cell_type, dataset_cell_type,
-                                       shipped_model)
+from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, INHIBITORY_DATASETS, check_cell_type,
+                                       dataset_cell_type, shipped_model)
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.infer.result import SpikeInference
@@ -274,11 +274,20 @@ def load_ground_truth(root: str | Path, exclude: Sequence[str] = (),
     ``cell_type`` other than ``"any"``, only the folders of that type
     (:func:`calscope.infer.cell_types.dataset_cell_type`)."""
     check_cell_type(cell_type)
-    dirs = [d for d in cascade_dataset_dirs(Path(root))
-            if not any(d.name.startswith(prefix) for prefix in exclude)
+    found = cascade_dataset_dirs(Path(root))
+    dirs = [d for d in found if not any(d.name.startswith(prefix) for prefix in exclude)
             and cell_type in ("any", dataset_cell_type(d.name))]
+    if not found and any(Path(root).glob("*.mat")):
+        raise InputError(f"{root}: holds .mat files itself; pass the folder above it (one "
+                         "folder per dataset, one .mat file per neuron in each)")
+    if not found:
+        raise InputError(f"{root}: no dataset folders with .mat files (one folder per "
+                         "dataset, one .mat file per neuron in each)")
     if not dirs:
-        raise InputError(f"{root}: no dataset folders with .mat files are left to train on")
+        raise InputError(f"{root}: none of its {len(found)} dataset folders is left to train on "
+                         f"after the exclusions ({', '.join(exclude) or 'none'}) and the cell "
+                         f"type {cell_type!r} (folders named {', '.join(INHIBITORY_DATASETS)}… are "
+                         "inhibitory, all others excitatory)")
     return [rec for d in dirs for rec in load_cascade_dataset(d)]
 
 
