@@ -94,6 +94,9 @@ class SupervisedSettings(_Stage):
     residual_input: bool = Field(False, description="the trace channels show what calscope's "
                                  "OASIS leaves unexplained and its calcium, instead of the trace "
                                  "itself (the indicator's kinetics absorbed by OASIS's fit)")
+    balance: Literal["dataset", "indicator"] = Field(
+        "dataset", description="training windows weigh every dataset the same, or every "
+        "indicator (DSnn-<indicator>-… in the dataset's name; other names each their own)")
     simulated_minutes: float = Field(20.0, ge=0, description="simulated recordings added per "
                                      "indicator preset (minutes; 0 = none)")
     pretrain_epochs: int = Field(0, ge=0, description="epochs on the simulated recordings "

@@ -511,3 +511,19 @@ def test_native_fs_is_checked(tiny):
         tiny.infer(y, 30.0, native_fs=1.0)
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny, native_fs=15.0)
     assert res.native_fs == 15.0
+
+
+def test_windows_balance_datasets_or_indicators():
+    from calscope.infer.training_set import (Augmented, TrainingTrace, indicator_of,
+                                             sample_windows)
+
+    assert indicator_of("DS09-GCaMP6f-m-V1") == "GCaMP6f"
+    assert indicator_of("DS18-R-CaMP-m-CA3") == "R"  # both R-CaMP sets alike
+    assert indicator_of("SIM-GCaMP6f") == "SIM-GCaMP6f"  # not merged with the real GCaMP6f
+    names = ["DS01-GCaMP6f-a", "DS02-GCaMP6f-b", "DS03-Cal520-c"]
+    traces = [TrainingTrace(name, "n", np.zeros(10), 30.0, 0.1, np.zeros(0)) for name in names]
+    inputs = [Augmented(np.full((1, 400), k, np.float32), np.zeros(400, np.float32),
+                        np.ones(400, bool)) for k in range(3)]
+    for balance, share in (("dataset", 1 / 3), ("indicator", 1 / 2)):
+        w = sample_windows(traces, inputs, 3000, 50, np.random.default_rng(0), balance)
+        assert np.mean(w.x[:, 0, 0] == 2) == pytest.approx(share, abs=0.03), balance

@@ -139,7 +139,8 @@ def _epoch(net: SpikeNet, opt: torch.optim.Optimizer,
     inputs = [augment(tr, rng, settings) for tr in traces]
     total = 0.0
     for _ in range(steps):
-        w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng)
+        w = sample_windows(traces, inputs, settings.batch_windows, settings.window_frames, rng,
+                           settings.balance)
         x, target, valid = (torch.from_numpy(a).to(device) for a in (w.x, w.target, w.valid))
         loss = supervised_loss(net(x), target, valid)
         opt.zero_grad()

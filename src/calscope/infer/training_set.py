@@ -10,6 +10,7 @@ dataset weighs the same, whatever its size.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -143,20 +144,38 @@ def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: f
     return y[0], rate, trace.sigma * float(np.sqrt(rate / trace.fs))
 
 
+def indicator_of(dataset: str) -> str:
+    """The indicator in a dataset name of CASCADE's form (``DS09-GCaMP6f-m-V1`` → ``GCaMP6f``);
+    any other name (simulated recordings, a lab's own folders named otherwise) is its own."""
+    match = re.match(r"DS\d+-([^-]+)", dataset)
+    return match.group(1) if match else dataset
+
+
 def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
-                   n_windows: int, length: int, rng: np.random.Generator) -> Windows:
-    """Draw ``n_windows`` windows of ``length`` model frames: a dataset uniformly, then a neuron
-    of it uniformly, then one of its recordings in proportion to length, then a start uniformly.
-    Recordings shorter than ``length`` are zero-padded (padding is not ``valid``)."""
+                   n_windows: int, length: int, rng: np.random.Generator,
+                   balance: str = "dataset") -> Windows:
+    """Draw ``n_windows`` windows of ``length`` model frames: a dataset uniformly (with
+    ``balance="indicator"``: an indicator (:func:`indicator_of`) uniformly, then one of its
+    datasets), then a neuron of it uniformly, then one of its recordings in proportion to
+    length, then a start uniformly. Recordings shorter than ``length`` are zero-padded
+    (padding is not ``valid``)."""
     by_dataset: dict[str, dict[str, list[int]]] = {}
     for i, tr in enumerate(traces):
         by_dataset.setdefault(tr.dataset, {}).setdefault(tr.neuron, []).append(i)
     datasets = sorted(by_dataset)
+    by_indicator: dict[str, list[str]] = {}
+    for name in datasets:
+        by_indicator.setdefault(indicator_of(name), []).append(name)
+    indicators = sorted(by_indicator)
     x = np.zeros((n_windows, inputs[0].x.shape[0], length), dtype=np.float32)
     target = np.zeros((n_windows, length), dtype=np.float32)
     valid = np.zeros((n_windows, length), dtype=bool)
     for w in range(n_windows):
-        neurons = by_dataset[datasets[rng.integers(len(datasets))]]
+        if balance == "indicator":
+            group = by_indicator[indicators[rng.integers(len(indicators))]]
+            neurons = by_dataset[group[rng.integers(len(group))]]
+        else:
+            neurons = by_dataset[datasets[rng.integers(len(datasets))]]
         members = neurons[sorted(neurons)[rng.integers(len(neurons))]]
         sizes = np.array([inputs[i].target.size for i in members], dtype=np.float64)
         i = members[rng.choice(len(members), p=sizes / sizes.sum())]
