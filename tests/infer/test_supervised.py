@@ -527,3 +527,5 @@ def test_windows_balance_datasets_or_indicators():
     for balance, share in (("dataset", 1 / 3), ("indicator", 1 / 2)):
         w = sample_windows(traces, inputs, 3000, 50, np.random.default_rng(0), balance)
         assert np.mean(w.x[:, 0, 0] == 2) == pytest.approx(share, abs=0.03), balance
+    with pytest.raises(ValueError, match="balance"):
+        sample_windows(traces, inputs, 1, 50, np.random.default_rng(0), "neuron")

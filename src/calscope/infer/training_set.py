@@ -159,6 +159,8 @@ def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
     datasets), then a neuron of it uniformly, then one of its recordings in proportion to
     length, then a start uniformly. Recordings shorter than ``length`` are zero-padded
     (padding is not ``valid``)."""
+    if balance not in ("dataset", "indicator"):
+        raise ValueError(f"balance: 'dataset' or 'indicator', got {balance!r}")
     by_dataset: dict[str, dict[str, list[int]]] = {}
     for i, tr in enumerate(traces):
         by_dataset.setdefault(tr.dataset, {}).setdefault(tr.neuron, []).append(i)
