@@ -268,7 +268,8 @@ def train_command(
                                         "(on --ground-truth).")] = "amortized",
     ground_truth: Annotated[Optional[Path], typer.Option(
         "--ground-truth", help="supervised: a folder of dataset folders of CASCADE-layout "
-        ".mat files (e.g. ../shared/data/ground_truth/cascade).")] = None,
+        ".mat files, one per neuron (e.g. ../shared/data/ground_truth/cascade; write your own "
+        "with calscope.io.write_cascade_neuron).")] = None,
     exclude: Annotated[Optional[str], typer.Option(
         help="supervised: dataset folders to leave out, comma-separated name prefixes "
         "(e.g. DS09,DS17).")] = None,
