@@ -529,3 +529,20 @@ def test_windows_balance_datasets_or_indicators():
         assert np.mean(w.x[:, 0, 0] == 2) == pytest.approx(share, abs=0.03), balance
     with pytest.raises(ValueError, match="balance"):
         sample_windows(traces, inputs, 1, 50, np.random.default_rng(0), "neuron")
+
+
+@pytest.mark.filterwarnings("ignore:the traces' median noise")  # the card's check infers them
+def test_training_on_percent_dff_warns_with_the_dataset(tmp_path):
+    from calscope.io import write_cascade_neuron
+
+    sim = calscope.simulate.traces(2, 900, 30.0, indicator="GCaMP6f", seed=2)
+    for name, scale in (("DS90-percent", 100.0), ("DS91-fraction", 1.0)):
+        for i in range(2):
+            frames = np.repeat(np.arange(sim.spikes.shape[1]), sim.spikes[i])
+            write_cascade_neuron(tmp_path / name / f"c{i}.mat",
+                                 [(scale * sim.fluorescence[i], 30.0, (frames + 0.5) / 30.0)])
+    tiny = SupervisedSettings(channels=4, dilations=(1,), epochs=1, windows_per_epoch=8,
+                              batch_windows=8, simulated_minutes=0.0)
+    with pytest.warns(UserWarning, match=r"not ΔF/F as a fraction: DS90-percent \(σ") as caught:
+        supervised.train(supervised.load_ground_truth(tmp_path), tiny)
+    assert not any("DS91" in str(w.message) for w in caught)

@@ -44,7 +44,7 @@ from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recording
 from calscope.infer.spikenet import SpikeNet
 from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
 from calscope.infer.torch_device import resolve_device, same_device
-from calscope.infer.training_set import training_traces
+from calscope.infer.training_set import TrainingTrace, training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
 from calscope.io.writers import atomic_open
 from calscope.validation import (MIN_SAMPLES, UNUSABLE_ROW_WARNING, as_trace_matrix, check_fs,
@@ -224,6 +224,20 @@ def _warn_if_not_dff(sn: np.ndarray) -> None:
                       "`calscope deconvolve --dff`)", UserWarning, stacklevel=3)
 
 
+def _warn_if_training_not_dff(traces: Sequence[TrainingTrace]) -> None:
+    """Warn, naming them, about training datasets whose median noise σ says they are not ΔF/F
+    as a fraction (the CASCADE datasets' medians are 0.02–0.24)."""
+    by_dataset: dict[str, list[float]] = {}
+    for tr in traces:
+        by_dataset.setdefault(tr.dataset, []).append(tr.sigma)
+    odd = [f"{name} (σ {np.median(s):.3g})" for name, s in sorted(by_dataset.items())
+           if np.median(s) > _MAX_DFF_SIGMA]
+    if odd:
+        warnings.warn(f"training data not ΔF/F as a fraction: {', '.join(odd)}; the network "
+                      "learns spikes per unit of ΔF/F, so give (F − F0) / F0, not raw "
+                      "fluorescence or percent", UserWarning, stacklevel=3)
+
+
 def load(path: str | Path | None = None, cell_type: str | None = None,
          device: str | torch.device = "auto") -> SupervisedModel:
     """Read a supervised model; ``None`` reads the one shipped with calscope for ``cell_type``.
@@ -328,6 +342,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     traces = training_traces(recordings)
     if not traces:
         raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
+    _warn_if_training_not_dff(traces)
     net, log = train_network(traces, settings, progress, checkpoint, target)
     model = SupervisedModel(net, settings, {}, log)
     check = sorted(recordings, key=lambda r: (r.dataset, r.neuron, r.trial))[:_CHECK_RECORDINGS]
