@@ -166,15 +166,16 @@ def sample_windows(traces: Sequence[TrainingTrace], inputs: Sequence[Augmented],
         by_dataset.setdefault(tr.dataset, {}).setdefault(tr.neuron, []).append(i)
     datasets = sorted(by_dataset)
     by_indicator: dict[str, list[str]] = {}
-    for name in datasets:
-        by_indicator.setdefault(indicator_of(name), []).append(name)
-    indicators = sorted(by_indicator)
+    if balance == "indicator":
+        for name in datasets:
+            by_indicator.setdefault(indicator_of(name), []).append(name)
+    groups = [by_indicator[k] for k in sorted(by_indicator)]
     x = np.zeros((n_windows, inputs[0].x.shape[0], length), dtype=np.float32)
     target = np.zeros((n_windows, length), dtype=np.float32)
     valid = np.zeros((n_windows, length), dtype=bool)
     for w in range(n_windows):
-        if balance == "indicator":
-            group = by_indicator[indicators[rng.integers(len(indicators))]]
+        if groups:  # an indicator uniformly, then one of its datasets
+            group = groups[rng.integers(len(groups))]
             neurons = by_dataset[group[rng.integers(len(group))]]
         else:
             neurons = by_dataset[datasets[rng.integers(len(datasets))]]
