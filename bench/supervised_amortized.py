@@ -43,12 +43,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, quiet_warnings, write_json  # noqa: E402
 from supervised_loo import (CACHE_DIR, GROUPS, _infer, fold_file, fold_model,  # noqa: E402
-                            held_out_traces, oasis_predictions)
+                            held_out_traces, oasis_predictions, spikefinder_truth)
 
 import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.infer import amortized, supervised  # noqa: E402
-from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 
 #: interneuron datasets: no excitatory model trains on them (scored by the shipped one)
@@ -131,13 +130,7 @@ def _supervised_preds(model: supervised.SupervisedModel, dffs: list[np.ndarray],
 
 def spikefinder_scores(model: supervised.SupervisedModel, data: Path, name: str
                        ) -> dict[str, float]:
-    recs = load_spikefinder(data / "ground_truth" / "spikefinder", name)
-    truths = []
-    for rec in recs:
-        truth = np.zeros(rec.dff.size)
-        np.add.at(truth, np.floor(rec.spike_times * 100.0).astype(int).clip(0, truth.size - 1), 1)
-        truths.append(truth)
-    dffs = [rec.dff for rec in recs]
+    dffs, truths = zip(*spikefinder_truth(data, name))
     preds = {**_supervised_preds(model, dffs, 100.0),
              **amortized_predictions(f"SF{name}", dffs, 100.0)}
     with quiet_warnings():

@@ -103,15 +103,21 @@ def oasis_predictions(traces: list[metrics.ScoringTrace]) -> list[np.ndarray | N
     return out
 
 
-def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) -> float:
-    recs = load_spikefinder(data / "ground_truth" / "spikefinder", name)
-    scores = []
-    for rec in recs:
+def spikefinder_truth(data: Path, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(calcium at 100 Hz, true spike count per 10 ms bin) of each neuron of Spikefinder set
+    ``name``."""
+    out = []
+    for rec in load_spikefinder(data / "ground_truth" / "spikefinder", name):
         truth = np.zeros(rec.dff.size)
         np.add.at(truth, np.floor(rec.spike_times * 100.0).astype(int).clip(0, truth.size - 1), 1)
-        pred = model.infer(rec.dff, 100.0).spikes
-        scores.append(metrics.spikefinder_correlation(np.nan_to_num(pred), truth))
-    return float(np.mean(scores))
+        out.append((rec.dff, truth))
+    return out
+
+
+def spikefinder_score(model: supervised.SupervisedModel, data: Path, name: str) -> float:
+    return float(np.mean([
+        metrics.spikefinder_correlation(np.nan_to_num(model.infer(dff, 100.0).spikes), truth)
+        for dff, truth in spikefinder_truth(data, name)]))
 
 
 def low_rate_scores(model: supervised.SupervisedModel,
