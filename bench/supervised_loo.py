@@ -16,13 +16,15 @@ by frame averages, next to calscope's OASIS at that rate (`low_rate_scores`).
 Each fold's result is written to bench/results/supervised_loo/<group>.json as soon as it is done,
 and a fold's training checkpoints every epoch, so an interrupted run continues where it stopped.
 Each trained fold model is kept in bench/.cache/supervised_loo/<folds-dir name>/<group>.pt and
-reused (no retraining) when a fold is scored again with the same settings: after its JSON was
-removed, or for every fold with ``--rescore`` (after a change to inference or scoring).
+reused (no retraining) when a fold is scored again with the same training settings (the
+inference settings `INFERENCE_SETTINGS` may differ; ``--models`` names another run's models):
+after its JSON was removed, or for every fold with ``--rescore`` (after a change to inference
+or scoring).
 The amortized column is read from bench/results/infer_accuracy.json (an earlier run, same
 protocol) when present.
 
 Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--set epochs=12] [--folds-dir DIR]
-[--rescore] [--never-train DS22,DS23] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
+[--rescore] [--never-train DS22,DS23] [--models NAME] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ FOLD_DIR = RESULTS_DIR / "supervised_loo"
 #: the amortized column: the default amortized model (oasis_blend 0.5), an earlier run
 AMORTIZED_REFERENCE = (RESULTS_DIR / "infer_accuracy_oasis_blend.json", "amortized-blend50")
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "supervised_loo"
+#: settings of inference only: a kept fold model is reused with these changed (no retraining)
+INFERENCE_SETTINGS = ("oasis_blend", "oasis_blend_form")
 
 
 def count_stats(preds: list[np.ndarray], traces: list[metrics.ScoringTrace]) -> dict[str, dict]:
@@ -164,8 +168,10 @@ def fold_model(group: str, data: Path, overrides: dict, cache: Path,
     settings = SupervisedSettings(**overrides)
     if kept.is_file():
         model = supervised.load(kept)
-        if model.settings == settings:
-            return model, float(model.card.get("train_seconds", float("nan")))
+        inference = {k: getattr(settings, k) for k in INFERENCE_SETTINGS}
+        if model.settings.model_copy(update=inference) == settings:
+            return (model.with_oasis_blend(settings.oasis_blend, settings.oasis_blend_form),
+                    float(model.card.get("train_seconds", float("nan"))))
     model = supervised.train(supervised.load_ground_truth(data / "ground_truth" / "cascade",
                                                           exclude=[*GROUPS[group], *never]),
                              checkpoint=cache / f"{name}.ckpt",
@@ -175,6 +181,23 @@ def fold_model(group: str, data: Path, overrides: dict, cache: Path,
     cache.mkdir(parents=True, exist_ok=True)
     model.save(kept)
     return model, model.log.seconds
+
+
+def with_inference_settings(model: supervised.SupervisedModel, settings: SupervisedSettings,
+                            data: Path) -> supervised.SupervisedModel:
+    """``model`` with the inference settings of ``settings`` (those the run was scored with),
+    and its card's check recomputed with them when they changed."""
+    changed = model.with_oasis_blend(settings.oasis_blend, settings.oasis_blend_form)
+    if changed.settings == model.settings:
+        return model
+    changed = replace(changed, card=json.loads(json.dumps(model.card)))  # not the model's own
+    wanted = {tuple(k) for k in model.card["check"]["recordings"]}
+    root = data / "ground_truth" / "cascade"
+    check = [r for ds in sorted({k[0] for k in wanted})
+             for r in supervised.load_cascade_dataset(root / ds)
+             if (r.dataset, r.neuron, r.trial) in wanted]
+    changed.card["check"]["r"] = supervised.slice_score(changed, check)
+    return changed
 
 
 def run_fold(group: str, data: Path, overrides: dict, cache: Path,
@@ -278,6 +301,10 @@ def main() -> None:
                    help="summary JSON (default: the folds directory's name + .json)")
     p.add_argument("--folds-dir", type=Path, default=FOLD_DIR,
                    help="where each fold's result is kept (one folder per experiment)")
+    p.add_argument("--models", default=None,
+                   help="folder of the kept fold models under bench/.cache/supervised_loo "
+                   "(default: the folds directory's name); fold models trained with other "
+                   "inference settings only (oasis_blend, oasis_blend_form) are reused")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2; run two "
                    "processes of 1 thread on disjoint --groups to use 2 cores better)")
     p.add_argument("--rescore", action="store_true",
@@ -295,6 +322,7 @@ def main() -> None:
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
     never = [d.strip() for d in args.never_train.split(",") if d.strip()]
     args.folds_dir.mkdir(parents=True, exist_ok=True)
+    models = CACHE_DIR / (args.models or args.folds_dir.name)
     if args.out is None:
         args.out = args.folds_dir.with_suffix(".json")
     folds = {}
@@ -309,13 +337,13 @@ def main() -> None:
         if kept and not args.rescore:
             folds[group] = stored
             if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
-                model, _ = fold_model(group, data, overrides, CACHE_DIR / args.folds_dir.name,
+                model, _ = fold_model(group, data, overrides, models,
                                       never)
                 folds[group]["low_rate"] = low_rate_scores(model, held_out_traces(group, data))
                 write_json(path, folds[group])
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
-        folds[group] = run_fold(group, data, overrides, CACHE_DIR / args.folds_dir.name, never)
+        folds[group] = run_fold(group, data, overrides, models, never)
         write_json(path, folds[group])
     if never:
         folds = {g: without(f, never) for g, f in folds.items()}
@@ -325,8 +353,9 @@ def main() -> None:
         rows = json.loads(previous.read_text())["table"]
         col = rows["header"].index(column) if column in rows["header"] else None
         amortized = {r[0]: r[col] for r in rows["rows"]} if col else {}
-    weight = str(SupervisedSettings(**overrides).oasis_blend)
-    header = ["dataset", f"supervised (oasis_blend {weight})", "network alone", "OASIS",
+    run_settings = SupervisedSettings(**overrides)
+    weight = str(run_settings.oasis_blend)
+    header = ["dataset", f"supervised (oasis_blend {weight} {run_settings.oasis_blend_form})", "network alone", "OASIS",
               "amortized*", "count error", "count bias"]
     table = []
     for fold in folds.values():
@@ -340,7 +369,7 @@ def main() -> None:
     sf4 = [at_weight(f, weight)["SF4"] for f in folds.values()]
     sf6 = [at_weight(f, weight)["SF6"] for f in folds.values() if "SF6" in f]
     print(format_table(header, table))
-    print(f"supervised (oasis_blend {weight}) beats OASIS on {wins} of {len(table) - 1} datasets")
+    print(f"supervised (oasis_blend {weight} {run_settings.oasis_blend_form}) beats OASIS on {wins} of {len(table) - 1} datasets")
     print(f"Spikefinder 4 (official score), fold models: mean {np.mean(sf4):.3f} "
           f"(min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
     if sf6:
@@ -368,11 +397,11 @@ def main() -> None:
         print(format_table(["dataset", *[f"oasis_blend {c}" for c in cols[:-1]], "OASIS"],
                            rows))
     if args.card is not None:
-        model = supervised.load(args.card)
+        model = with_inference_settings(supervised.load(args.card), run_settings, data)
         model.card["validation"] = {
             "protocol": "leave-one-dataset-out (groups as in bench/supervised_loo.py), "
                         "calscope's 30 Hz protocol; Spikefinder: official score at 100 Hz",
-            "oasis_blend": float(weight),
+            "oasis_blend": float(weight), "oasis_blend_form": run_settings.oasis_blend_form,
             "per_dataset_r": {r[0]: r[1] for r in table[:-1]},
             "network_alone_per_dataset_r": {r[0]: r[2] for r in table[:-1]},
             "oasis_per_dataset_r": {r[0]: r[3] for r in table[:-1]},

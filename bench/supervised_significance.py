@@ -20,9 +20,11 @@ The model of each dataset is the kept leave-one-dataset-out fold model that held
 (bench/.cache/supervised_loo/<experiment>/, from ``supervised_loo.py``), or, for groups that
 the experiment never trained on (``--never-train``: no fold was run for them), the shipped model
 of ``--cell-type`` after its card is checked not to list them. Inference at the settings'
-default blend, as in ``supervised_loo.py``, or at ``--blend W``.
+default blend (`SupervisedSettings` ``oasis_blend`` and ``oasis_blend_form``, whatever the
+kept models were saved with), or at ``--blend W`` / ``--blend-form linear|geometric``.
 
-Run: ``python bench/supervised_significance.py [--experiment excitatory] [--blend 0.25]``
+Run: ``python bench/supervised_significance.py [--experiment excitatory] [--blend 0.25]
+[--blend-form linear] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from supervised_loo import (CACHE_DIR, GROUPS, _infer, fold_file, held_out_trace
                             oasis_predictions)
 
 from calscope import metrics  # noqa: E402
+from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
+from calscope.infer.blend import BLEND_FORMS  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
 
 RESAMPLES = 2000
@@ -101,7 +105,9 @@ def main() -> None:
     p.add_argument("--cell-type", default="excitatory",
                    help="shipped model used for groups without a fold model")
     p.add_argument("--blend", type=float, default=None,
-                   help="oasis_blend weight at inference (default: the models' own)")
+                   help="oasis_blend weight at inference (default: the settings' default)")
+    p.add_argument("--blend-form", choices=BLEND_FORMS, default=None,
+                   help="oasis_blend_form at inference (default: the settings' default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=None,
                    help="default: bench/results/supervised_significance_<experiment>[_w<blend>]"
@@ -110,14 +116,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = shared_data_dir()
     rng = np.random.default_rng(SEED)
+    defaults = SupervisedSettings()
+    weight = defaults.oasis_blend if args.blend is None else args.blend
+    form = args.blend_form or defaults.oasis_blend_form
     results: dict[str, dict] = {}
     for group in GROUPS:
         model, source = group_model(group, args.experiment, args.cell_type)
         if model is None:
             print(f"  {group}: no model that never saw it, left out", flush=True)
             continue
-        if args.blend is not None:
-            model = model.with_oasis_blend(args.blend)
+        model = model.with_oasis_blend(weight, form)
         traces = held_out_traces(group, data)
         with quiet_warnings():
             model_r = per_neuron_r(traces, [_infer(model, tr) for tr in traces])
@@ -139,10 +147,11 @@ def main() -> None:
                  f"{verdicts.count('better')} / {verdicts.count('undecided')} / "
                  f"{verdicts.count('worse')}"])
     print(format_table(header, rows))
-    suffix = "" if args.blend is None else f"_w{args.blend:g}"
+    suffix = ("" if args.blend is None else f"_w{args.blend:g}") + (
+        "" if args.blend_form is None else f"_{args.blend_form}")
     out = args.out or RESULTS_DIR / f"supervised_significance_{args.experiment}{suffix}.json"
     write_json(out, {"experiment": args.experiment, "cell_type": args.cell_type,
-                     "blend": args.blend,
+                     "blend": weight, "blend_form": form,
                      "resamples": RESAMPLES, "seed": SEED, "datasets": results,
                      "table": {"header": header, "rows": rows}})
 

@@ -103,9 +103,13 @@ class SupervisedSettings(_Stage):
                                  "alone before training on all (0 = none; needs "
                                  "simulated_minutes > 0)")
     max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
-    oasis_blend: float = Field(0.5, ge=0, le=1, description="inference: weight w of calscope's "
-                               "OASIS spikes (scaled to the network's count) in the output, "
-                               "(1 − w) · network + w · OASIS (0: the network alone)")
+    oasis_blend: float = Field(0.6, ge=0, le=1, description="inference: weight w of calscope's "
+                               "OASIS spikes (scaled to the network's count) in the output "
+                               "(0: the network alone; see oasis_blend_form)")
+    oasis_blend_form: Literal["linear", "geometric"] = Field(
+        "geometric", description="inference: how the OASIS spikes are mixed in: linear, "
+        "(1 − w) · network + w · OASIS, or geometric, network^(1 − w) · OASIS^w (OASIS spread "
+        "over ±1 frame, scaled to the network's count): events the two agree on")
     seed: int = 0
 
 

@@ -31,8 +31,8 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed,
             progress, native_fs and any `calscope.config.AmortizedSettings` field.
-            Supervised: model, cell_type, oasis_blend, native_fs, device ("auto": a GPU
-            when torch sees one).
+            Supervised: model, cell_type, oasis_blend, oasis_blend_form ("linear" or
+            "geometric"), native_fs, device ("auto": a GPU when torch sees one).
 
     Returns:
         `calscope.deconv.Deconvolution` (oasis) or `calscope.infer.SpikeInference`.
@@ -61,11 +61,12 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         model = settings.pop("model", None)
         cell_type = settings.pop("cell_type", None)
         weight = settings.pop("oasis_blend", None)
+        form = settings.pop("oasis_blend_form", None)
         native_fs = settings.pop("native_fs", None)
         device = settings.pop("device", None)
         if settings:
             raise InputError("method='supervised' takes only model=, cell_type=, oasis_blend=, "
-                             f"native_fs= and device=, got {sorted(settings)}")
+                             f"oasis_blend_form=, native_fs= and device=, got {sorted(settings)}")
         if not isinstance(model, supervised.SupervisedModel):
             model = supervised.load(model, cell_type, device=device or "auto")
         elif cell_type is not None:
@@ -73,8 +74,9 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
                              "trained on its own cell types: model.card['cell_type'])")
         elif device is not None:
             model = model.to(device)
-        if weight is not None:
-            model = model.with_oasis_blend(float(weight))
+        if weight is not None or form is not None:
+            model = model.with_oasis_blend(
+                model.settings.oasis_blend if weight is None else float(weight), form)
         return model.infer(traces, fs, native_fs=native_fs)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

@@ -221,8 +221,8 @@ def test_dispatch_runs_the_supervised_method(tiny):
     y = calscope.simulate.traces(2, 900, 30.0, seed=1).fluorescence
     res = calscope.deconvolve(y, 30.0, method="supervised", model=tiny)
     assert res.spikes.shape == y.shape
-    with pytest.raises(InputError, match="only model=, cell_type=, oasis_blend=, native_fs= "
-                                         "and device="):
+    with pytest.raises(InputError, match="only model=, cell_type=, oasis_blend=, "
+                                         "oasis_blend_form=, native_fs= and device="):
         calscope.deconvolve(y, 30.0, method="supervised", model=tiny, order=2)
     on_cpu = calscope.deconvolve(y, 30.0, method="supervised", model=tiny, device="cpu")
     np.testing.assert_array_equal(on_cpu.spikes, res.spikes)
@@ -297,18 +297,24 @@ def test_a_model_file_of_another_format_version_is_refused(tiny, tmp_path):
         supervised.load(path)
 
 
-def test_a_model_file_from_before_the_low_rate_setting_says_it_was_trained_without_it(
+def test_a_model_file_from_before_a_setting_existed_keeps_what_it_was_made_with(
         tiny, tmp_path):
+    """Trained without the low-rate augmentation; inferring with the linear OASIS blend."""
     import torch
 
     path = tmp_path / "before.pt"
     tiny.save(path)
     payload = torch.load(path, weights_only=True)
     assert payload["settings"]["low_rate_fraction"] == 0.3
+    assert payload["settings"]["oasis_blend_form"] == "geometric"
     del payload["settings"]["low_rate_fraction"], payload["settings"]["min_rate_hz"]
+    del payload["settings"]["oasis_blend_form"]
     torch.save(payload, path)
-    assert supervised.load(path).settings.low_rate_fraction == 0.0
-    assert supervised.load().settings.low_rate_fraction == 0.3  # the shipped model has it
+    old = supervised.load(path)
+    assert old.settings.low_rate_fraction == 0.0 and old.settings.oasis_blend_form == "linear"
+    shipped = supervised.load()  # the shipped model has both
+    assert shipped.settings.low_rate_fraction == 0.3
+    assert shipped.settings.oasis_blend_form == "geometric" and shipped.settings.oasis_blend == 0.6
 
 
 def test_stretch_augmentation_scales_time_and_keeps_every_spike():
@@ -415,15 +421,47 @@ def test_oasis_blend_mixes_in_oasis_at_the_networks_count():
         supervised.load().with_oasis_blend(-0.1)
 
 
+def test_geometric_blend_keeps_the_events_both_agree_on():
+    """The geometric form is an AND: an event both place (OASIS one frame off) keeps most of
+    the count, events only one of them has nearly vanish; the count is the network's."""
+    t = np.arange(300)
+    bump = lambda c: np.exp(-0.5 * ((t - c) / 2.0) ** 2)  # noqa: E731
+    net = (bump(50) + bump(150))[None]  # the network: events at 50 and 150
+    oasis = np.zeros((1, 300))
+    oasis[0, [51, 250]] = 1.0  # OASIS: 50 one frame off, 250 instead of 150
+    geo = blend_with_oasis(net, oasis, 0.5, form="geometric")
+    lin = blend_with_oasis(net, oasis, 0.5)
+    np.testing.assert_allclose(geo.sum(), net.sum())
+    def share(x, c):  # the part of the count within ±6 frames of frame c
+        return x[0, c - 6:c + 7].sum() / x.sum()
+
+    assert share(geo, 50) > 0.8 and share(geo, 150) < 0.06 and share(geo, 250) < 0.06
+    assert share(lin, 50) < 0.55 and share(lin, 150) > 0.2  # the linear form keeps every event
+    # w = 0 is the network; w = 1 is OASIS spread by ±1 frame, at the network's count
+    assert blend_with_oasis(net, oasis, 0.0, form="geometric") is net
+    only = blend_with_oasis(net, oasis, 1.0, form="geometric")
+    assert share(only, 51) + share(only, 250) > 0.9 and only[0, 150] < 1e-2 * only.max()
+    # no OASIS spike: the network alone; a silent network stays silent
+    np.testing.assert_allclose(blend_with_oasis(net, 0 * oasis, 0.5, form="geometric"), net)
+    assert not blend_with_oasis(0 * net, oasis, 0.5, form="geometric").any()
+    with pytest.raises(InputError, match="oasis_blend_form"):
+        blend_with_oasis(net, oasis, 0.5, form="harmonic")
+    with pytest.raises(InputError, match="oasis_blend_form"):
+        supervised.load().with_oasis_blend(0.5, "harmonic")
+
+
 def test_oasis_blend_is_an_inference_setting_of_a_trained_model(tiny):
     y = calscope.simulate.traces(4, 3000, 30.0, indicator="GCaMP6f", seed=2)
     plain = tiny.with_oasis_blend(0.0).infer(y.fluorescence, 30.0).spikes
-    assert tiny.settings.oasis_blend == 0.5  # the default
-    mixed = tiny.infer(y.fluorescence, 30.0).spikes
-    oasis_only = tiny.with_oasis_blend(1.0)
+    assert (tiny.settings.oasis_blend, tiny.settings.oasis_blend_form) == (0.6, "geometric")
+    default = tiny.infer(y.fluorescence, 30.0).spikes
+    mixed = tiny.with_oasis_blend(0.5, "linear").infer(y.fluorescence, 30.0).spikes
+    oasis_only = tiny.with_oasis_blend(1.0, "linear")
     pure = oasis_only.infer(y.fluorescence, 30.0).spikes
     np.testing.assert_allclose(mixed, 0.5 * plain + 0.5 * pure, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(mixed.sum(axis=1), plain.sum(axis=1), rtol=1e-6)
+    for out in (mixed, default):
+        np.testing.assert_allclose(out.sum(axis=1), plain.sum(axis=1), rtol=1e-6)
+    assert not np.allclose(default, mixed)
     # the OASIS end is as sparse as OASIS: most frames hold no spike
     assert np.mean(pure > 1e-6) < 0.5 < np.mean(plain > 1e-6)
 

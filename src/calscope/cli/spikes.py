@@ -17,6 +17,7 @@ from calscope.deconv.bandwidth import native_rate
 from calscope.dispatch import METHODS, deconvolve
 from calscope.errors import InputError
 from calscope.extract import delta_f_over_f
+from calscope.infer.blend import BLEND_FORMS
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE, check_cell_type
 from calscope.infer.torch_device import resolve_device
 from calscope.io.traces import TraceData, read_traces
@@ -60,13 +61,13 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
                  penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
                  optimize_g: bool = False, oasis_blend: Optional[float] = None,
                  native_fs: Optional[float] = None, cell_type: Optional[str] = None,
-                 device: Optional[str] = None) -> Any:
+                 device: Optional[str] = None, oasis_blend_form: Optional[str] = None) -> Any:
     """Spikes of (cells, T) traces by ``method``, with progress shown on stderr.
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
     the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
-    OASIS weight (None: keep it). ``native_fs`` is the rate the traces were recorded at (None:
+    OASIS weight and ``oasis_blend_form`` its form (None: keep them). ``native_fs`` is the rate the traces were recorded at (None:
     detected).
     """
     if method == "amortized":
@@ -83,8 +84,10 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         from calscope.infer import supervised
 
         network = supervised.load(model, cell_type, device=device or "auto")
-        if oasis_blend is not None:
-            network = network.with_oasis_blend(oasis_blend)
+        if oasis_blend is not None or oasis_blend_form is not None:
+            network = network.with_oasis_blend(
+                network.settings.oasis_blend if oasis_blend is None else oasis_blend,
+                oasis_blend_form)
         source = model or f"the shipped {network.card.get('cell_type', 'default')} model"
         err_console.print(f"supervised network: {source}, on {network.device}", highlight=False)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
@@ -134,6 +137,10 @@ def deconvolve_command(
         help="amortized, supervised: weight w in [0, 1] of calscope's OASIS spikes mixed into "
              "the network's output, (1 − w) · network + w · OASIS (default: the model's "
              "own setting).")] = None,
+    oasis_blend_form: Annotated[Optional[str], typer.Option(
+        help="supervised: how OASIS is mixed in: linear, (1 − w) · network + w · OASIS, or "
+             "geometric, network^(1 − w) · OASIS^w, which keeps the events both agree on "
+             "(default: the model's own setting).")] = None,
     native_fs: Annotated[Optional[float], typer.Option(
         help="The rate (Hz) the traces were recorded at, when they were "
              "resampled up to --fs (default: detected from their spectrum; pass the --fs "
@@ -165,6 +172,10 @@ def deconvolve_command(
     if oasis_blend is not None and (method == "oasis" or not 0 <= oasis_blend <= 1):
         raise InputError("--oasis-blend: a weight in [0, 1] for --method amortized or "
                          f"supervised, got {oasis_blend} with --method {method}")
+    if oasis_blend_form is not None and (method != "supervised"
+                                         or oasis_blend_form not in BLEND_FORMS):
+        raise InputError(f"--oasis-blend-form: one of {', '.join(BLEND_FORMS)} for --method "
+                         f"supervised, got {oasis_blend_form!r} with --method {method}")
     if method != "amortized" and samples:
         raise InputError("--samples belongs to --method amortized")
     check_cell_type_option(cell_type, method, model)
@@ -178,7 +189,7 @@ def deconvolve_command(
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
                           samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
-                          cell_type=cell_type, device=device)
+                          cell_type=cell_type, device=device, oasis_blend_form=oasis_blend_form)
     native_rate_note(result, data.fs)
     write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)

@@ -33,7 +33,7 @@ from calscope.deconv import deconvolve
 from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
-from calscope.infer.blend import blend_with_oasis, with_weight
+from calscope.infer.blend import BlendForm, blend_with_oasis, with_weight
 from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
 from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, INHIBITORY_DATASETS, check_cell_type,
                                        dataset_cell_type, shipped_model)
@@ -139,7 +139,8 @@ class SupervisedModel:
             feats = features(y30, self.settings.cell_context, self.settings.residual_input)
         out30 = self._run(feats.x)
         out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
-                                       self.settings.oasis_blend, observed)
+                                       self.settings.oasis_blend, observed,
+                                       self.settings.oasis_blend_form)
         for k in range(3):
             out[k] = counts_to_rate(out30[:, k], MODEL_FS, fs, y.shape[1])
         out[1], out[2] = np.minimum(out[1], out[0]), np.maximum(out[2], out[0])
@@ -195,9 +196,10 @@ class SupervisedModel:
                 out[i:i + step] = self.net(chunk).cpu().numpy()
         return out
 
-    def with_oasis_blend(self, weight: float) -> SupervisedModel:
-        """This model with another ``oasis_blend`` (an inference setting; no retraining)."""
-        return with_weight(self, weight)
+    def with_oasis_blend(self, weight: float, form: BlendForm | None = None) -> SupervisedModel:
+        """This model with another ``oasis_blend`` weight (and ``oasis_blend_form``, "linear"
+        or "geometric", unless None): inference settings, no retraining."""
+        return with_weight(self, weight, form)
 
     def save(self, path: str | Path) -> None:
         """Write the weights, settings and card to one ``.pt`` file (and the card beside it as
@@ -269,8 +271,10 @@ def load(path: str | Path | None = None, cell_type: str | None = None,
                          f"this calscope reads version {FORMAT_VERSION}; "
                          "retrain the model with this calscope version")
     try:
-        # files written before the low-rate augmentation existed were trained without it
+        # files written before the low-rate augmentation existed were trained without it,
+        # and those written before the geometric blend mixed OASIS in linearly
         settings = SupervisedSettings.model_validate({"low_rate_fraction": 0.0,
+                                                      "oasis_blend_form": "linear",
                                                       **payload["settings"]})
     except ValidationError as error:
         raise InputError(f"{path}: its settings do not load ({error.errors()[0]['msg']}); "
