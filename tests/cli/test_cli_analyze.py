@@ -56,6 +56,12 @@ def test_report_re_renders_from_the_results_alone(cli, tmp_path):
     res = cli("report", out, "--format", "png", "--out", tmp_path / "pngs" / "report.html")
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "pngs" / "figures").glob("*.png"))) >= 4
+    res = cli("report", out, "--format", "png", "--out", tmp_path / "figs")  # a folder
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "figs" / "figures").glob("*.png"))) >= 4
+    assert not (tmp_path / "figs" / "report.html").exists()
+    res = cli("report", out, "--out", tmp_path / "page.pdf")
+    assert res.exit_code == 2 and "ending in .html" in res.output
 
 
 def test_analyze_a_real_suite2p_folder_shows_its_field_of_view(cli, tmp_path, shared_data,

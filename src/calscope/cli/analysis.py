@@ -141,22 +141,26 @@ def analyze_command(
 @friendly
 def report_command(
     folder: Annotated[Path, typer.Argument(help="A folder written by `calscope analyze`.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The page to write "
-                                                "(default: FOLDER/report.html); png figures go "
-                                                "to figures/ beside it.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The page to write, "
+                                                "ending in .html, or a folder for "
+                                                "report.html (default: FOLDER/report.html); "
+                                                "png figures go to figures/ beside the "
+                                                "page.")] = None,
     format: Annotated[str, typer.Option("--format", help="html (one self-contained page) or "
                                         "png (figures/*.png).")] = "html",
 ) -> None:
     """Re-render the report from the results in FOLDER (results.npz or calscope.zarr)."""
     if format not in REPORT_FORMATS:
         raise InputError(f"--format: {format!r}; use html or png")
-    if out is not None and out.suffix.lower() != ".html":
-        raise InputError(f"--out {out}: give the page's file name, ending in .html")
+    if out is not None and out.suffix and out.suffix.lower() != ".html":
+        raise InputError(f"--out {out}: give the page's file name, ending in .html, or a "
+                         "folder (no extension)")
     result = read_analysis(folder)
     from calscope.report import write_report  # matplotlib: only when a report is drawn
 
     target = folder if out is None else out
     with err_console.status("drawing the report …"):
         written = write_report(result, target, formats=(format,))
-    err_console.print(written_line(written, folder if out is None else out.parent),
+    err_console.print(written_line(written, folder if out is None else
+                                   out.parent if out.suffix else out),
                       highlight=False)
