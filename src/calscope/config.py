@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from calscope.errors import InputError
 
@@ -58,6 +58,15 @@ class AmortizedSettings(_Stage):
     channels: int = Field(16, ge=2, description="recognition network width")
     temperature: float = Field(0.5, gt=0, description="relaxed estimator's temperature")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _estimator_fits_the_recognition(self) -> AmortizedSettings:
+        if self.recognition == "autoregressive" and self.estimator == "relaxed":
+            raise ValueError("estimator 'relaxed' needs per-frame spike probabilities, which "
+                             "the autoregressive recognition network does not give (each "
+                             "frame depends on the spikes drawn before it); use "
+                             "estimator 'vimco' with it")
+        return self
 
 
 class SupervisedSettings(_Stage):

@@ -50,8 +50,15 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         if model is None:
             model = amortized.fit(traces, fs, progress=progress, native_fs=native_fs,
                                   **settings)
-        elif isinstance(model, (str, Path)):
-            model = amortized.load(model)
+        else:
+            training = sorted(set(settings) - {"seed", "oasis_blend"})
+            if training:
+                raise InputError(f"method='amortized' with a trained model= takes only "
+                                 "n_samples=, seed=, progress=, native_fs= and oasis_blend=; "
+                                 f"{', '.join(training)} set how a model is trained: leave "
+                                 "out model= to train on these traces with them")
+            if isinstance(model, (str, Path)):
+                model = amortized.load(model)
         if "oasis_blend" in settings:  # an inference setting: it applies to a given model too
             model = model.with_oasis_blend(float(settings["oasis_blend"]))
         return model.infer(traces, fs, n_samples=n_samples, seed=seed, native_fs=native_fs)

@@ -128,6 +128,15 @@ def test_dispatch_fits_and_infers(sim, model, tmp_path):
     fitted = calscope.deconvolve(sim.fluorescence[:2, :1500], FS, method="amortized",
                                  max_epochs=2, n_samples=2)
     assert fitted.samples.shape == (2, 2, 1500)
+    with pytest.raises(InputError, match="max_epochs.*leave out model="):
+        calscope.deconvolve(sim.fluorescence[:2], FS, method="amortized", model=path,
+                            max_epochs=2)  # a training setting: not silently dropped
+
+
+def test_the_relaxed_estimator_with_the_autoregressive_network_is_refused(sim):
+    with pytest.raises(InputError, match="relaxed.*autoregressive.*vimco"):
+        amortized.fit(sim.fluorescence[:2, :900], FS, max_epochs=2,
+                      recognition="autoregressive", estimator="relaxed")
 
 
 @pytest.mark.parametrize("overrides", [{"estimator": "relaxed"}, {"generative": "scf"},

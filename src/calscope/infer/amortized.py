@@ -241,7 +241,8 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
         settings = AmortizedSettings.model_validate(
             {**(settings or AmortizedSettings()).model_dump(), **overrides})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"])))
+                             for e in exc.errors())
         raise InputError(f"amortized settings: {problems}") from None
     y = as_trace_matrix(traces)
     rate = working_rate(y, check_fs(fs), native_fs)
