@@ -337,8 +337,7 @@ def main() -> None:
         if kept and not args.rescore:
             folds[group] = stored
             if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
-                model, _ = fold_model(group, data, overrides, models,
-                                      never)
+                model, _ = fold_model(group, data, overrides, models, never)
                 folds[group]["low_rate"] = low_rate_scores(model, held_out_traces(group, data))
                 write_json(path, folds[group])
             continue
@@ -355,7 +354,8 @@ def main() -> None:
         amortized = {r[0]: r[col] for r in rows["rows"]} if col else {}
     run_settings = SupervisedSettings(**overrides)
     weight = str(run_settings.oasis_blend)
-    header = ["dataset", f"supervised (oasis_blend {weight} {run_settings.oasis_blend_form})", "network alone", "OASIS",
+    blend = f"oasis_blend {weight} {run_settings.oasis_blend_form}"
+    header = ["dataset", f"supervised ({blend})", "network alone", "OASIS",
               "amortized*", "count error", "count bias"]
     table = []
     for fold in folds.values():
@@ -369,7 +369,7 @@ def main() -> None:
     sf4 = [at_weight(f, weight)["SF4"] for f in folds.values()]
     sf6 = [at_weight(f, weight)["SF6"] for f in folds.values() if "SF6" in f]
     print(format_table(header, table))
-    print(f"supervised (oasis_blend {weight} {run_settings.oasis_blend_form}) beats OASIS on {wins} of {len(table) - 1} datasets")
+    print(f"supervised ({blend}) beats OASIS on {wins} of {len(table) - 1} datasets")
     print(f"Spikefinder 4 (official score), fold models: mean {np.mean(sf4):.3f} "
           f"(min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
     if sf6:

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from calscope.errors import InputError
 
+#: how a network's spikes and OASIS's are mixed (`calscope.infer.blend.blend_with_oasis`)
+BlendForm = Literal["linear", "geometric"]
+
 
 class _Stage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -115,7 +118,7 @@ class SupervisedSettings(_Stage):
     oasis_blend: float = Field(0.6, ge=0, le=1, description="inference: weight w of calscope's "
                                "OASIS spikes (scaled to the network's count) in the output "
                                "(0: the network alone; see oasis_blend_form)")
-    oasis_blend_form: Literal["linear", "geometric"] = Field(
+    oasis_blend_form: BlendForm = Field(
         "geometric", description="inference: how the OASIS spikes are mixed in: linear, "
         "(1 − w) · network + w · OASIS, or geometric, network^(1 − w) · OASIS^w (OASIS spread "
         "over ±1 frame, scaled to the network's count): events the two agree on")

@@ -81,9 +81,7 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
                              "trained on its own cell types: model.card['cell_type'])")
         elif device is not None:
             model = model.to(device)
-        if weight is not None or form is not None:
-            model = model.with_oasis_blend(
-                model.settings.oasis_blend if weight is None else float(weight), form)
+        model = model.with_oasis_blend(None if weight is None else float(weight), form)
         return model.infer(traces, fs, native_fs=native_fs)
     raise InputError(f"method: unknown spike inference method {method!r}; "
                      f"choose one of {', '.join(METHODS)}")

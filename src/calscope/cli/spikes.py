@@ -67,8 +67,8 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
     the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
-    OASIS weight and ``oasis_blend_form`` its form (None: keep them). ``native_fs`` is the rate the traces were recorded at (None:
-    detected).
+    OASIS weight and ``oasis_blend_form`` its form (None: keep them). ``native_fs`` is the rate
+    the traces were recorded at (None: detected).
     """
     if method == "amortized":
         from calscope.infer import amortized
@@ -84,10 +84,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         from calscope.infer import supervised
 
         network = supervised.load(model, cell_type, device=device or "auto")
-        if oasis_blend is not None or oasis_blend_form is not None:
-            network = network.with_oasis_blend(
-                network.settings.oasis_blend if oasis_blend is None else oasis_blend,
-                oasis_blend_form)
+        network = network.with_oasis_blend(oasis_blend, oasis_blend_form)
         source = model or f"the shipped {network.card.get('cell_type', 'default')} model"
         err_console.print(f"supervised network: {source}, on {network.device}", highlight=False)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
@@ -135,8 +132,8 @@ def deconvolve_command(
                                          ".npz output.")] = 0,
     oasis_blend: Annotated[Optional[float], typer.Option(
         help="amortized, supervised: weight w in [0, 1] of calscope's OASIS spikes mixed into "
-             "the network's output, (1 − w) · network + w · OASIS (default: the model's "
-             "own setting).")] = None,
+             "the network's output (amortized: (1 − w) · network + w · OASIS; supervised: "
+             "see --oasis-blend-form; default: the model's own setting).")] = None,
     oasis_blend_form: Annotated[Optional[str], typer.Option(
         help="supervised: how OASIS is mixed in: linear, (1 − w) · network + w · OASIS, or "
              "geometric, network^(1 − w) · OASIS^w, which keeps the events both agree on "

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal, TypeVar
+from typing import TypeVar, get_args
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from calscope.config import BlendForm
 from calscope.errors import InputError
 
 Model = TypeVar("Model")
-BlendForm = Literal["linear", "geometric"]
-BLEND_FORMS: tuple[str, ...] = ("linear", "geometric")
+BLEND_FORMS: tuple[str, ...] = get_args(BlendForm)
 
 #: σ (frames) of the Gaussian that spreads OASIS's spikes before a geometric blend: OASIS puts
 #: each spike on one frame where a network spreads it over its neighbours, and a product of the
@@ -52,14 +52,13 @@ def blend_with_oasis(net: np.ndarray, oasis: np.ndarray, weight: float,
         (cells, T) blended expected spikes per frame: the network's total count per cell (over
         the observed frames) is kept; cells where OASIS found no spike keep the network alone.
     """
-    if form not in BLEND_FORMS:
-        raise InputError(f"oasis_blend_form: one of {', '.join(BLEND_FORMS)}, got {form!r}")
+    _check_form(form)
     if weight == 0:
         return net
     oasis = np.asarray(oasis, dtype=np.float64)
-    found = (oasis if observed is None else np.where(observed, oasis, 0.0)).sum(
-        axis=1, keepdims=True) > 0  # rows without OASIS spikes: the network alone
-    scaled = np.where(found, _count_matched(oasis, net, observed), net)
+    net_total, oasis_total = _observed_total(net, observed), _observed_total(oasis, observed)
+    found = oasis_total > 0  # rows without OASIS spikes: the network alone
+    scaled = np.where(found, _rescaled(oasis, oasis_total, net_total), net)
     if form == "linear":
         return (1.0 - weight) * net + weight * scaled
     positive = np.maximum(net, 0.0)
@@ -67,30 +66,34 @@ def blend_with_oasis(net: np.ndarray, oasis: np.ndarray, weight: float,
     if spread > 0:
         scaled = gaussian_filter1d(scaled, spread, axis=1)
     mixed = np.exp((1.0 - weight) * np.log(positive + floor) + weight * np.log(scaled + floor))
-    return np.where(found, _count_matched(mixed, positive, observed), net)
+    mixed = _rescaled(mixed, _observed_total(mixed, observed), _observed_total(positive, observed))
+    return np.where(found, mixed, net)
 
 
-def _count_matched(x: np.ndarray, ref: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
-    """(cells, T) ``x`` scaled per cell so that its total over the observed frames is that of
-    ``ref`` (rows of ``x`` that sum to zero there become zero)."""
-    if observed is not None:
-        x_kept, ref_kept = np.where(observed, x, 0.0), np.where(observed, ref, 0.0)
-    else:
-        x_kept, ref_kept = x, ref
-    total = x_kept.sum(axis=1, keepdims=True)
-    scale = np.divide(ref_kept.sum(axis=1, keepdims=True), total, out=np.zeros_like(total),
-                      where=total > 0)
-    return x * scale
+def _observed_total(x: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
+    """(cells, 1) sum of (cells, T) ``x`` over the observed frames (all when None)."""
+    return (x if observed is None else np.where(observed, x, 0.0)).sum(axis=1, keepdims=True)
 
 
-def with_weight(model: Model, weight: float, form: BlendForm | None = None) -> Model:
-    """A copy of a frozen model dataclass whose ``settings.oasis_blend`` is ``weight`` (and
-    ``settings.oasis_blend_form`` is ``form`` unless None)."""
-    if not 0.0 <= weight <= 1.0:
-        raise InputError(f"oasis_blend: must be a weight in [0, 1], got {weight}")
-    update: dict = {"oasis_blend": weight}
+def _rescaled(x: np.ndarray, total: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(cells, T) ``x`` whose (cells, 1) ``total`` becomes ``target`` (zero where total is 0)."""
+    return x * np.divide(target, total, out=np.zeros_like(total), where=total > 0)
+
+
+def _check_form(form: str) -> None:
+    if form not in BLEND_FORMS:
+        raise InputError(f"oasis_blend_form: one of {', '.join(BLEND_FORMS)}, got {form!r}")
+
+
+def with_weight(model: Model, weight: float | None, form: BlendForm | None = None) -> Model:
+    """A copy of a frozen model dataclass whose ``settings.oasis_blend`` is ``weight`` and
+    ``settings.oasis_blend_form`` is ``form`` (None: keep the model's)."""
+    update: dict = {}
+    if weight is not None:
+        if not 0.0 <= weight <= 1.0:
+            raise InputError(f"oasis_blend: must be a weight in [0, 1], got {weight}")
+        update["oasis_blend"] = weight
     if form is not None:
-        if form not in BLEND_FORMS:
-            raise InputError(f"oasis_blend_form: one of {', '.join(BLEND_FORMS)}, got {form!r}")
+        _check_form(form)
         update["oasis_blend_form"] = form
     return replace(model, settings=model.settings.model_copy(update=update))

@@ -28,12 +28,12 @@ from pydantic import ValidationError
 
 import calscope
 from calscope import metrics
-from calscope.config import SupervisedSettings
+from calscope.config import BlendForm, SupervisedSettings
 from calscope.deconv import deconvolve
 from calscope.deconv.bandwidth import working_rate
 from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
-from calscope.infer.blend import BlendForm, blend_with_oasis, with_weight
+from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
 from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, INHIBITORY_DATASETS, check_cell_type,
                                        dataset_cell_type, shipped_model)
@@ -196,9 +196,10 @@ class SupervisedModel:
                 out[i:i + step] = self.net(chunk).cpu().numpy()
         return out
 
-    def with_oasis_blend(self, weight: float, form: BlendForm | None = None) -> SupervisedModel:
-        """This model with another ``oasis_blend`` weight (and ``oasis_blend_form``, "linear"
-        or "geometric", unless None): inference settings, no retraining."""
+    def with_oasis_blend(self, weight: float | None,
+                         form: BlendForm | None = None) -> SupervisedModel:
+        """This model with another ``oasis_blend`` weight and ``oasis_blend_form`` ("linear"
+        or "geometric"; None: keep the model's): inference settings, no retraining."""
         return with_weight(self, weight, form)
 
     def save(self, path: str | Path) -> None:
