@@ -30,7 +30,8 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
             (the default), "inhibitory" or "any", unless ``model=`` gives another).
         **settings: keyword arguments of the method. OASIS: order, penalty, g, sn, lam,
             baseline, s_min, optimize_g, native_fs. Amortized: model, n_samples, seed,
-            progress, native_fs and any `calscope.config.AmortizedSettings` field.
+            progress, native_fs, device ("auto": a GPU when torch sees one) and any
+            `calscope.config.AmortizedSettings` field.
             Supervised: model, cell_type, oasis_blend, oasis_blend_form ("linear" or
             "geometric"), native_fs, device ("auto": a GPU when torch sees one).
 
@@ -47,18 +48,21 @@ def deconvolve(traces: np.ndarray, fs: float, method: str = "oasis",
         seed = int(settings.get("seed", 0))
         progress = settings.pop("progress", None)
         native_fs = settings.pop("native_fs", None)
+        device = settings.pop("device", None)
         if model is None:
             model = amortized.fit(traces, fs, progress=progress, native_fs=native_fs,
-                                  **settings)
+                                  device=device or "auto", **settings)
         else:
             training = sorted(set(settings) - {"seed", "oasis_blend"})
             if training:
                 raise InputError(f"method='amortized' with a trained model= takes only "
-                                 "n_samples=, seed=, progress=, native_fs= and oasis_blend=; "
-                                 f"{', '.join(training)} set how a model is trained: leave "
-                                 "out model= to train on these traces with them")
+                                 "n_samples=, seed=, progress=, native_fs=, device= and "
+                                 f"oasis_blend=; {', '.join(training)} set how a model is "
+                                 "trained: leave out model= to train on these traces with them")
             if isinstance(model, (str, Path)):
-                model = amortized.load(model)
+                model = amortized.load(model, device=device or "auto")
+            elif device is not None:
+                model = model.to(device)
         if "oasis_blend" in settings:  # an inference setting: it applies to a given model too
             model = model.with_oasis_blend(float(settings["oasis_blend"]))
         return model.infer(traces, fs, n_samples=n_samples, seed=seed, native_fs=native_fs)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from calscope import simulate
 from calscope.config import AmortizedSettings, Settings
@@ -11,12 +12,12 @@ def test_train_then_deconvolve_with_the_model(cli, traces_file, tmp_path):
     src, y = traces_file
     model = tmp_path / "model.pt"
     res = cli("train", src, "--fs", 30, "--method", "amortized", "--out", model,
-              "--max-time", 3)
+              "--max-time", 3, "--device", "cpu")
     assert res.exit_code == 0, res.output
-    assert model.is_file()
+    assert model.is_file() and "on cpu" in res.output
     out = tmp_path / "spikes.npz"
     res = cli("deconvolve", src, "--fs", 30, "--method", "amortized", "--model", model,
-              "--samples", 3, "--out", out)
+              "--samples", 3, "--device", "auto", "--out", out)
     assert res.exit_code == 0, res.output
     with np.load(out) as z:
         assert z["spikes"].shape == y.shape and z["samples"].shape == (3, *y.shape)
@@ -78,3 +79,15 @@ def test_train_on_upsampled_traces_trains_at_their_native_rate(cli, tmp_path):
     res = cli("train", tmp_path / "up.npy", "--fs", 100, "--native-fs", 100, "--out",
               tmp_path / "plain.pt", "--max-time", 5)
     assert res.exit_code == 0 and amortized.load(tmp_path / "plain.pt").fs == 100.0
+
+
+def test_a_bad_or_absent_device_is_refused_before_any_work(cli, traces_file, tmp_path):
+    src, _ = traces_file
+    res = cli("train", src, "--fs", 30, "--method", "amortized", "--device", "tpu",
+              "--out", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "not a device name" in res.output
+    if not torch.cuda.is_available():
+        res = cli("deconvolve", src, "--fs", 30, "--method", "amortized", "--device", "cuda",
+                  "--out", tmp_path / "s.npy")
+        assert res.exit_code == 2 and "device 'cuda'" in res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["traces.npy"]

@@ -139,15 +139,44 @@ def test_the_relaxed_estimator_with_the_autoregressive_network_is_refused(sim):
                       recognition="autoregressive", estimator="relaxed")
 
 
-@pytest.mark.parametrize("overrides", [{"estimator": "relaxed"}, {"generative": "scf"},
+@pytest.fixture
+def stray_tensors_fail():
+    """torch's default device set to "meta" for the test: a tensor made without the model's
+    device lands there, and using it with the model's tensors raises. This is how the GPU
+    path is checked on a machine without a GPU: code that passes runs on any one device."""
+    before = torch.get_default_device()
+    torch.set_default_device("meta")
+    yield
+    torch.set_default_device(before)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"estimator": "relaxed"}, {"generative": "scf"},
                                        {"generative": "mlphys"},
                                        {"recognition": "autoregressive"},
                                        {"likelihood": "student-t"}])
-def test_every_variant_trains_and_infers(sim, overrides):
-    m = amortized.fit(sim.fluorescence[:2, :900], FS, max_epochs=2, **overrides)
-    res = m.infer(sim.fluorescence[:2, :900], FS, n_samples=2)
+def test_every_variant_trains_and_infers_on_its_device(sim, overrides, tmp_path,
+                                                       stray_tensors_fail):
+    y = sim.fluorescence[:2, :900]
+    m = amortized.fit(y, FS, max_epochs=2, device="cpu", **overrides)
+    assert m.device == torch.device("cpu")
+    res = m.infer(y, FS, n_samples=2)  # the training cells: their own parameters
     assert res.spikes.shape == (2, 900) and np.all(np.isfinite(res.spikes))
     assert res.samples.shape == (2, 2, 900)
+    new = m.infer(sim.fluorescence[2:3, :900], FS)  # a new cell: gain and bias refitted
+    assert np.all(np.isfinite(new.calcium))
+    loaded = amortized.load(m.save(tmp_path / "m.pt"), device="cpu")
+    np.testing.assert_allclose(loaded.infer(y, FS, n_samples=2).spikes, res.spikes, atol=1e-6)
+
+
+def test_the_model_moves_between_devices_and_its_file_is_on_the_cpu(tmp_path, model):
+    assert model.to("cpu") is model and model.to("auto").device == model.device
+    with pytest.raises(InputError, match="cuda:7"):
+        model.to("cuda:7")
+    with pytest.raises(InputError, match="not a device name"):
+        amortized.load(model.save(tmp_path / "m.pt"), device="gpu")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    tensors = [*payload["recognition"].values(), *payload["generative"].values()]
+    assert {t.device.type for t in tensors} == {"cpu"}
 
 
 def test_the_likelihood_setting_reaches_the_model_and_its_file(tmp_path, sim, model):

@@ -66,15 +66,15 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
-    the default type) on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
+    the default type). Networks run on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
     OASIS weight and ``oasis_blend_form`` its form (None: keep them). ``native_fs`` is the rate
     the traces were recorded at (None: detected).
     """
     if method == "amortized":
         from calscope.infer import amortized
 
-        trained = (amortized.load(model) if model is not None
-                   else _train(traces, fs, settings.amortized, label, native_fs))
+        trained = (amortized.load(model, device=device or "auto") if model is not None
+                   else _train(traces, fs, settings.amortized, label, native_fs, device))
         if oasis_blend is not None:
             trained = trained.with_oasis_blend(oasis_blend)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
@@ -218,17 +218,18 @@ def check_cell_type_option(cell_type: Optional[str], method: str,
                          "--model, whose card says what it was trained on)")
 
 
-DEVICE_HELP = ("supervised: where the network runs: auto (the default: a GPU when torch sees "
-               "one, else the CPU), cpu, cuda, cuda:N or mps.")
+DEVICE_HELP = ("amortized, supervised: where the network runs: auto (the default: a GPU when "
+               "torch sees one, else the CPU), cpu, cuda, cuda:N or mps.")
 
 
 def check_device_option(device: Optional[str], method: str) -> None:
     """Reject a --device that is unknown, absent from this machine, or given with a method
-    other than supervised."""
+    without a network (oasis)."""
     if device is None:
         return
-    if method != "supervised":
-        raise InputError(f"--device belongs to --method supervised, got --method {method}")
+    if method not in ("amortized", "supervised"):
+        raise InputError(f"--device belongs to --method amortized or supervised (networks), "
+                         f"got --method {method}")
     resolve_device(device)
 
 
@@ -244,20 +245,22 @@ def native_rate_note(result: Any, fs: float) -> str | None:
 
 
 def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: str,
-           native_fs: Optional[float] = None) -> Any:
+           native_fs: Optional[float] = None, device: Optional[str] = None) -> Any:
     """Train an amortized model with a progress bar on stderr (epochs, held-out bound), at the
-    traces' native rate (``native_fs``, or detected when None)."""
+    traces' native rate (``native_fs``, or detected when None), on ``device`` (None: auto)."""
     from calscope.infer import amortized
 
     with epoch_progress(f"training on {label}", settings.max_epochs,
                          "bound {:.3f}/frame") as update:
-        model = amortized.fit(traces, fs, settings, progress=update, native_fs=native_fs)
+        model = amortized.fit(traces, fs, settings, progress=update, native_fs=native_fs,
+                              device=device or "auto")
     log = model.log
     if model.fs < fs:
         err_console.print(f"the traces carry nothing above {model.fs / 2:.3g} Hz: trained at "
                           f"{model.fs:.3g} Hz, the rate they were recorded at (--native-fs "
                           "sets it)", highlight=False)
-    err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s (stopped: "
+    err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s on {model.device} "
+                      f"(stopped: "
                       f"{log.stopped}; best held-out bound {max(log.heldout_bound):.3f} "
                       "nats/frame)", highlight=False)
     return model
@@ -289,7 +292,9 @@ def train_command(
         "--max-time", help="Training time budget (s).")] = None,
     device: Annotated[Optional[str], typer.Option(
         help="supervised: where the network trains: cpu (the default; reproduces the shipped "
-             "model bit for bit), auto, cuda, cuda:N or mps (faster; not bit-identical).")]
+             "model bit for bit), auto, cuda, cuda:N or mps (faster; not bit-identical). "
+             "amortized: auto (the default: a GPU when torch sees one, else the CPU), cpu, "
+             "cuda, cuda:N or mps.")]
     = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
@@ -329,13 +334,14 @@ def train_command(
                           settings_from(config).supervised.model_copy(update=budget),
                           shlex.join(command), target)
         return
-    if (input is None or ground_truth is not None or exclude is not None or cell_type
-            or device is not None):
+    if input is None or ground_truth is not None or exclude is not None or cell_type:
         raise InputError("--method amortized trains on INPUT traces (no --ground-truth, "
-                         "--exclude, --cell-type or --device)")
+                         "--exclude or --cell-type)")
+    if device is not None:
+        resolve_device(device)
     settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
-    model = _train(data.traces, data.fs, settings, input.name, native_fs)
+    model = _train(data.traces, data.fs, settings, input.name, native_fs, device)
     model.save(out)
     err_console.print(f"wrote {out} (trained at {model.fs:.4g} Hz on {data.traces.shape[0]} cells)",
                       highlight=False)

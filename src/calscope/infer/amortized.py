@@ -5,15 +5,17 @@ generative calcium model (`calscope.infer.generative`) by maximising the ELBO wi
 relaxed-Bernoulli estimator, with no spike labels (Speiser et al. 2017). The returned
 `AmortizedModel` then infers spike probabilities of any number of cells in one forward pass
 (``model.infer``), with posterior samples and a 90% band. ``save``/``load`` use one ``.pt``
-file holding the weights, the settings and the sampling rate.
+file holding the weights, the settings and the sampling rate. Training and inference run on a
+GPU when torch sees one (``device="auto"``), else on the CPU, where they are deterministic.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from calscope.infer.recognition import (
     stitch,
 )
 from calscope.infer.result import SpikeInference, at_input_rate
+from calscope.infer.torch_device import resolve_device, same_device
 from calscope.infer.training import Progress, TrainingLog, train
 from calscope.validation import as_trace_matrix, check_fs
 
@@ -106,7 +109,7 @@ class AmortizedModel:
         # the training traces themselves: their own fitted parameters give the calcium
         trained = (norm.x.shape[0] == self.generative.n_cells
                    and _fingerprint(norm.x) == self.fingerprint)
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator(self.device).manual_seed(seed)
         cells, n = norm.x.shape
         out = np.empty((4, cells, n))  # spikes, lower, upper, calcium
         samples = np.empty((n_samples, cells, n)) if n_samples else None
@@ -161,8 +164,8 @@ class AmortizedModel:
         is the probability.
         """
         before, after = self.recognition.receptive_field
-        x = torch.from_numpy(norm.x)
-        mask = torch.from_numpy(norm.mask)
+        x = torch.as_tensor(norm.x, device=self.device)
+        mask = torch.as_tensor(norm.mask, device=self.device)
         xw, mw, plan = split_windows(x, mask, _INFER_WINDOW, max(before, after))
         with torch.no_grad():
             if isinstance(self.recognition, AutoregressiveRecognition):
@@ -177,21 +180,20 @@ class AmortizedModel:
                 probs = stitch(torch.sigmoid(logits), plan)
                 draws = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
                                          generator=generator) if n_samples else None)
-        return probs.numpy().astype(np.float64), (None if draws is None
-                                                  else draws.numpy().astype(np.float64))
+        return _to_numpy(probs), None if draws is None else _to_numpy(draws)
 
     def _calcium(self, norm: Normalized, probs: np.ndarray, trained_rows: slice | None
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Fitted trace (cells, T) in input units and per-cell parameters: the training cells'
         own (``trained_rows``: which of them these are), or fitted here (None)."""
-        model = self.generative
-        spikes = torch.from_numpy(probs.astype(np.float32))[None]
-        x = torch.from_numpy(norm.x)
-        mask = torch.from_numpy(norm.mask)
+        model, device = self.generative, self.device
+        spikes = torch.as_tensor(probs.astype(np.float32), device=device)[None]
+        x = torch.as_tensor(norm.x, device=device)
+        mask = torch.as_tensor(norm.mask, device=device)
         with torch.no_grad():
             if trained_rows is not None:
-                cells = torch.arange(trained_rows.start, trained_rows.stop)
-                pred = model.predict(spikes, cells, x, mask)[0].numpy()
+                cells = torch.arange(trained_rows.start, trained_rows.stop, device=device)
+                pred = _to_numpy(model.predict(spikes, cells, x, mask)[0])
                 params = {k: v[trained_rows] for k, v in model.cell_parameters().items()}
             else:  # new cells: the population's median kinetics, gain and bias by least squares
                 pred, params = _refit_gain(model, spikes[0], x, mask)
@@ -204,14 +206,33 @@ class AmortizedModel:
         """This model with another ``oasis_blend`` (an inference setting; no retraining)."""
         return with_weight(self, weight)
 
+    @property
+    def device(self) -> torch.device:
+        """The device the networks run on (:meth:`to` moves them)."""
+        return next(self.recognition.parameters()).device
+
+    def to(self, device: str | torch.device) -> AmortizedModel:
+        """This model with both networks on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``, ``"mps"``: :func:`calscope.infer.torch_device.resolve_device`); the
+        OASIS blend stays on the CPU. Returns ``self`` when already there.
+
+        Raises:
+            InputError: an unknown device or one this machine does not have.
+        """
+        target = resolve_device(device)
+        if same_device(self.device, target):
+            return self
+        return replace(self, recognition=copy.deepcopy(self.recognition).to(target),
+                       generative=copy.deepcopy(self.generative).to(target))
+
     def save(self, path: str | Path) -> Path:
         """Write the model (weights, settings, fs) to one ``.pt`` file; returns the path."""
         path = Path(path)
         payload = {
             "format": FORMAT, "version": FORMAT_VERSION, "fs": self.fs,
             "settings": self.settings.model_dump(), "fingerprint": self.fingerprint,
-            "recognition": self.recognition.state_dict(),
-            "generative": self.generative.state_dict(),
+            "recognition": _on_cpu(self.recognition.state_dict()),
+            "generative": _on_cpu(self.generative.state_dict()),
             "n_cells": self.generative.n_cells,
         }
         with atomic_open(path) as handle:
@@ -221,7 +242,7 @@ class AmortizedModel:
 
 def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None,
         progress: Progress | None = None, native_fs: float | None = None,
-        **overrides: object) -> AmortizedModel:
+        device: str | torch.device = "auto", **overrides: object) -> AmortizedModel:
     """Train an amortized spike-inference model on (cells, T) or (T,) traces at ``fs`` Hz.
 
     Args:
@@ -233,9 +254,15 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
             (None: detected, `calscope.deconv.bandwidth.native_rate`; ``fs``: no detection).
             The model is trained at that rate (its ``fs``), and `AmortizedModel.infer` maps
             traces at ``fs`` to it.
+        device: where the networks train and then infer: ``"auto"`` (default: a GPU when
+            torch sees one, else the CPU, where training is deterministic), ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
 
     Returns:
         The trained `AmortizedModel` (its ``log`` says how training went).
+
+    Raises:
+        InputError: bad settings, traces or fs, or a device this machine does not have.
     """
     try:
         settings = AmortizedSettings.model_validate(
@@ -244,35 +271,41 @@ def fit(traces: np.ndarray, fs: float, settings: AmortizedSettings | None = None
         problems = "; ".join(": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"])))
                              for e in exc.errors())
         raise InputError(f"amortized settings: {problems}") from None
+    target = resolve_device(device)
     y = as_trace_matrix(traces)
     rate = working_rate(y, check_fs(fs), native_fs)
     if rate < fs:
         traces, fs = resample_with_gaps(y, fs, rate)[0], rate
     norm = normalize(traces, fs)
     torch.manual_seed(settings.seed)
-    recognition = _recognition(settings, fs)
-    model, targets = initial_model(norm, fs, settings)
+    with target:  # the networks' parameters are made on the device
+        recognition = _recognition(settings, fs)
+        model, targets = initial_model(norm, fs, settings)
     log = train(recognition, model, norm.x, norm.mask, fs, settings, progress, targets)
     return AmortizedModel(recognition, model, settings, float(fs), _fingerprint(norm.x), log)
 
 
-def load(path: str | Path) -> AmortizedModel:
-    """Read a model written by `AmortizedModel.save`.
+def load(path: str | Path, device: str | torch.device = "auto") -> AmortizedModel:
+    """Read a model written by `AmortizedModel.save`, onto ``device`` (``"auto"``: a GPU when
+    torch sees one, else the CPU; see `fit`).
 
     Raises:
-        InputError: the file is missing or is not a calscope amortized model.
+        InputError: the file is missing or is not a calscope amortized model, or the device
+            is unknown or absent.
     """
+    target = resolve_device(device)
     payload = read_model_file(Path(path), FORMAT, "train one with `calscope train`",
                               "not a calscope amortized model; train one with `calscope train`")
     # files written before the likelihood was a setting were trained with Gaussian noise
     settings = AmortizedSettings.model_validate({"likelihood": "gaussian", **payload["settings"]})
     fs = float(payload["fs"])
-    recognition = _recognition(settings, fs)
+    n = int(payload["n_cells"])
+    with target:
+        recognition = _recognition(settings, fs)
+        model = CalciumModel(settings.generative, fs, np.ones(n), np.full(n, 0.05), np.ones(n),
+                             settings.rate_hz, likelihood=settings.likelihood)
     recognition.load_state_dict(payload["recognition"])
     recognition.eval()
-    n = int(payload["n_cells"])
-    model = CalciumModel(settings.generative, fs, np.ones(n), np.full(n, 0.05), np.ones(n),
-                         settings.rate_hz, likelihood=settings.likelihood)
     model.load_state_dict(payload["generative"])
     return AmortizedModel(recognition, model, settings, fs, str(payload["fingerprint"]))
 
@@ -294,22 +327,24 @@ def _refit_gain(model: CalciumModel, spikes: torch.Tensor, x: torch.Tensor,
     det = (sw * scc - sc * sc).clamp_min(1e-9)
     gain = ((sw * scx - sc * sx) / det).clamp_min(0.0)
     bias = (sx - gain * sc) / sw
-    pred = (gain[:, None] * c + bias[:, None]).numpy()
+    pred = _to_numpy(gain[:, None] * c + bias[:, None])
     taus = model.cell_parameters()
     params = {k: np.full(n, float(np.median(v))) for k, v in taus.items()
               if k.startswith("tau")}
-    params.update(gain_sigma=gain.numpy().astype(np.float64), bias_sigma=bias.numpy())
+    params.update(gain_sigma=_to_numpy(gain), bias_sigma=_to_numpy(bias))
     return pred, params
 
 
 def _median_kernel_calcium(model: CalciumModel, spikes: torch.Tensor) -> torch.Tensor:
     """(cells, T) calcium of ``spikes`` under the median kinetics of the training cells."""
     T = spikes.shape[-1]
-    med = CalciumModel(model.kind, model.fs, np.ones(1), np.full(1, 0.05), np.ones(1))
+    with spikes.device:
+        med = CalciumModel(model.kind, model.fs, np.ones(1), np.full(1, 0.05), np.ones(1))
     with torch.no_grad():
         med.log_tau_decay.fill_(float(model.log_tau_decay.median()))
         med.log_tau_rise.fill_(float(model.log_tau_rise.median()))
-        return med.calcium(spikes[None], torch.zeros(spikes.shape[0], dtype=torch.long))[0][:, :T]
+        cells = torch.zeros(spikes.shape[0], dtype=torch.long, device=spikes.device)
+        return med.calcium(spikes[None], cells)[0][:, :T]
 
 
 def _check_rate(fs: float, trained: float) -> None:
@@ -319,6 +354,16 @@ def _check_rate(fs: float, trained: float) -> None:
         raise InputError(f"fs={fs:g} Hz but the model was trained at {trained:g} Hz (and the "
                          f"traces are not resampled up from it); resample the traces to "
                          f"{trained:g} Hz or train a model at {fs:g} Hz")
+
+
+def _to_numpy(values: torch.Tensor) -> np.ndarray:
+    """A float64 numpy copy of a tensor on any device."""
+    return values.detach().cpu().numpy().astype(np.float64)
+
+
+def _on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with every tensor on the CPU (a model file reads on any machine)."""
+    return {k: v.cpu() for k, v in state.items()}
 
 
 def _fingerprint(x: np.ndarray) -> str:

@@ -88,10 +88,11 @@ class CalciumModel(nn.Module):
         """(B, length) calcium response to one spike at frame 0 for each window's cell."""
         tau_d = self.log_tau_decay[cells].exp().clamp_min(2 * _MIN_TAU_S)[:, None]
         if self.kind == "scf":
-            return torch.exp(-torch.arange(length, dtype=torch.float32) / self.fs / tau_d)
+            return torch.exp(-torch.arange(length, dtype=torch.float32, device=tau_d.device)
+                             / self.fs / tau_d)
         # sampled at the end of each frame, t = (k + 1) / fs: the spike frame already shows
         # the rise (as the AR(2) impulse response (d^(k+1) − r^(k+1)) / (d − r) does)
-        t = torch.arange(1, length + 1, dtype=torch.float32) / self.fs
+        t = torch.arange(1, length + 1, dtype=torch.float32, device=tau_d.device) / self.fs
         decay = torch.exp(-t / tau_d)
         tau_r = torch.minimum(self.log_tau_rise[cells].exp().clamp_min(_MIN_TAU_S)[:, None],
                               0.9 * tau_d)
@@ -157,20 +158,20 @@ class CalciumModel(nn.Module):
         """Per-cell parameters as numpy arrays (gain in σ units, times in s)."""
         with torch.no_grad():
             out = {
-                "gain_sigma": self.log_gain.exp().numpy().copy(),
-                "bias_sigma": self.bias.numpy().copy(),
-                "noise_sigma": self.log_noise.exp().numpy().copy(),
-                "tau_decay_s": self.log_tau_decay.exp().numpy().copy(),
+                "gain_sigma": self.log_gain.exp().cpu().numpy().copy(),
+                "bias_sigma": self.bias.cpu().numpy().copy(),
+                "noise_sigma": self.log_noise.exp().cpu().numpy().copy(),
+                "tau_decay_s": self.log_tau_decay.exp().cpu().numpy().copy(),
             }
             if self.kind != "scf":
-                out["tau_rise_s"] = self.log_tau_rise.exp().numpy().copy()
+                out["tau_rise_s"] = self.log_tau_rise.exp().cpu().numpy().copy()
         return out
 
 
 def _profiled_drift(resid: Tensor, mask: Tensor | None) -> Tensor:
     """(K, B, T) least-squares line a + b·t through the residual of each sample and window."""
     T = resid.shape[-1]
-    t = torch.linspace(-1.0, 1.0, T)
+    t = torch.linspace(-1.0, 1.0, T, device=resid.device)
     w = torch.ones_like(resid) if mask is None else mask.expand_as(resid)
     sw = w.sum(-1, keepdim=True).clamp_min(1.0)
     st = (w * t).sum(-1, keepdim=True)

@@ -42,12 +42,13 @@ class TrainingLog:
     stopped: str  # "patience", "max_epochs" or "time"
 
 
-def cut_windows(x: np.ndarray, mask: np.ndarray, length: int) -> tuple[Tensor, Tensor, Tensor]:
+def cut_windows(x: np.ndarray, mask: np.ndarray, length: int,
+                device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """Tile every row into windows of ``length`` frames (the last one zero-padded, mask 0).
 
     Returns:
-        xw, mw: (N, length) float32; cells: (N,) long, the row each window came from.
-        Windows without any observed frame are dropped.
+        xw, mw: (N, length) float32; cells: (N,) long, the row each window came from; all on
+        ``device``. Windows without any observed frame are dropped.
     """
     cells, T = x.shape
     n = -(-T // length)
@@ -56,9 +57,9 @@ def cut_windows(x: np.ndarray, mask: np.ndarray, length: int) -> tuple[Tensor, T
     mp = np.pad(mask, ((0, 0), (0, pad))).reshape(cells * n, length)
     rows = np.repeat(np.arange(cells), n)
     keep = mp.sum(axis=1) > 0
-    return (torch.from_numpy(np.ascontiguousarray(xp[keep])),
-            torch.from_numpy(np.ascontiguousarray(mp[keep])),
-            torch.from_numpy(rows[keep]).long())
+    return (torch.as_tensor(np.ascontiguousarray(xp[keep]), device=device),
+            torch.as_tensor(np.ascontiguousarray(mp[keep]), device=device),
+            torch.as_tensor(rows[keep], dtype=torch.long, device=device))
 
 
 def window_loss(recognition: torch.nn.Module, model: CalciumModel, x: Tensor, mask: Tensor,
@@ -90,7 +91,8 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
     Args:
         recognition: maps (B, T) x and mask to logits, or has ``sample`` (autoregressive).
         model: the generative model, one parameter row per cell of ``x``.
-        x, mask: (cells, T) float32 normalised traces and observation mask.
+        x, mask: (cells, T) float32 normalised traces and observation mask (numpy; training
+            runs on the device of ``recognition`` and ``model``).
         fs: sampling rate (Hz).
         settings: training settings (estimator, K, window, batch, learning rate, stopping).
         progress: called after every epoch with (epoch, max_epochs, held-out bound).
@@ -104,13 +106,14 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
         The `TrainingLog`; both modules end in their best held-out state.
     """
     torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    device = next(recognition.parameters()).device
+    generator = torch.Generator(device).manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     length = max(16, int(round(settings.window_s * fs)))
-    xw, mw, cw = cut_windows(x, mask, length)
+    xw, mw, cw = cut_windows(x, mask, length, device)
     if warm_targets is not None:
-        _warm_start(recognition, xw, mw, cut_windows(warm_targets, mask, length)[0], settings,
-                    rng)
+        _warm_start(recognition, xw, mw, cut_windows(warm_targets, mask, length, device)[0],
+                    settings, rng)
     order = rng.permutation(len(xw))
     n_val = max(1, len(xw) // 10) if len(xw) > 1 else 0  # one window: trained and scored
     val, tr = order[:n_val], order[n_val:]
@@ -124,7 +127,7 @@ def train(recognition: torch.nn.Module, model: CalciumModel, x: np.ndarray, mask
         recognition.train()
         perm = rng.permutation(tr)
         for i in range(0, len(perm), settings.batch_windows):
-            idx = torch.from_numpy(perm[i:i + settings.batch_windows])
+            idx = torch.as_tensor(perm[i:i + settings.batch_windows], device=device)
             loss, _ = window_loss(recognition, model, xw[idx], mw[idx], cw[idx], settings,
                                   generator)
             optimizer.zero_grad()
@@ -157,7 +160,7 @@ def _warm_start(recognition: torch.nn.Module, xw: Tensor, mw: Tensor, targets: T
     optimizer = torch.optim.Adam(recognition.parameters(), lr=settings.learning_rate)
     recognition.train()
     for _ in range(WARM_EPOCHS):
-        perm = torch.from_numpy(rng.permutation(len(xw)))
+        perm = torch.as_tensor(rng.permutation(len(xw)), device=xw.device)
         for i in range(0, len(perm), settings.batch_windows):
             idx = perm[i:i + settings.batch_windows]
             loss = _cross_entropy(recognition, xw[idx], mw[idx], targets[idx])
@@ -184,8 +187,8 @@ def _heldout_bound(recognition: torch.nn.Module, model: CalciumModel, xw: Tensor
                    cw: Tensor, idx: np.ndarray, settings: AmortizedSettings) -> float:
     """Mean bound per observed frame on the held-out windows (fixed seed: comparable epochs)."""
     recognition.eval()
-    generator = torch.Generator().manual_seed(settings.seed + 1)
-    sel = torch.from_numpy(np.asarray(idx))
+    generator = torch.Generator(xw.device).manual_seed(settings.seed + 1)
+    sel = torch.as_tensor(np.asarray(idx), device=xw.device)
     with torch.no_grad():
         _, bound = window_loss(recognition, model, xw[sel], mw[sel], cw[sel], settings,
                                generator)
