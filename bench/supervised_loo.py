@@ -191,11 +191,7 @@ def with_inference_settings(model: supervised.SupervisedModel, settings: Supervi
     if changed.settings == model.settings:
         return model
     changed = replace(changed, card=json.loads(json.dumps(model.card)))  # not the model's own
-    wanted = {tuple(k) for k in model.card["check"]["recordings"]}
-    root = data / "ground_truth" / "cascade"
-    check = [r for ds in sorted({k[0] for k in wanted})
-             for r in supervised.load_cascade_dataset(root / ds)
-             if (r.dataset, r.neuron, r.trial) in wanted]
+    check = supervised.check_recordings(model.card, data / "ground_truth" / "cascade")
     changed.card["check"]["r"] = supervised.slice_score(changed, check)
     return changed
 

@@ -72,12 +72,15 @@ def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data,
     assert card["cell_type"] == cell_type
     real = {dataset_cell_type(d) for d in card["datasets"] if not d.startswith("SIM-")}
     assert real == ({"excitatory", "inhibitory"} if cell_type == "any" else {cell_type})
-    wanted = {tuple(k) for k in card["check"]["recordings"]}
-    root = shared_data / "ground_truth" / "cascade"
-    recs = [r for ds in {k[0] for k in wanted} for r in load_cascade_dataset(root / ds)
-            if (r.dataset, r.neuron, r.trial) in wanted]
-    assert len(recs) == len(wanted)
+    recs = supervised.check_recordings(card, shared_data / "ground_truth" / "cascade")
+    assert len(recs) == len(card["check"]["recordings"])
     assert supervised.slice_score(model, recs) == pytest.approx(card["check"]["r"], abs=2e-3)
+
+
+def test_check_recordings_missing_from_the_folder_are_named(tmp_path):
+    card = {"check": {"recordings": [["DS99-none", "cell1", 0]]}}
+    with pytest.raises(InputError, match="DS99-none: no such dataset folder"):
+        supervised.check_recordings(card, tmp_path)
 
 
 def test_cell_types_select_datasets_and_models(cascade, tmp_path):

@@ -376,6 +376,32 @@ def _cell_type_of(datasets: Iterable[str]) -> str:
     return types.pop() if len(types) == 1 else "any"
 
 
+def check_recordings(card: dict[str, Any], root: str | Path) -> list[GroundTruthRecording]:
+    """The recordings of a model card's check, read from ``root`` (a folder of CASCADE dataset
+    folders, e.g. ../shared/data/ground_truth/cascade): `slice_score` of the model on them
+    reproduces ``card["check"]["r"]``.
+
+    Raises:
+        InputError: a dataset folder or recording of the check is missing from ``root``.
+    """
+    wanted = {tuple(k) for k in card["check"]["recordings"]}
+    found = [r for ds in sorted({k[0] for k in wanted})
+             for r in load_cascade_dataset(_dataset_dir(Path(root), ds))
+             if (r.dataset, r.neuron, r.trial) in wanted]
+    if len(found) < len(wanted):
+        missing = sorted(wanted - {(r.dataset, r.neuron, r.trial) for r in found})
+        raise InputError(f"{root}: {len(missing)} recording(s) of the card's check are missing, "
+                         f"e.g. {missing[0]}")
+    return found
+
+
+def _dataset_dir(root: Path, name: str) -> Path:
+    folder = root / name
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such dataset folder (the card's check reads it)")
+    return folder
+
+
 def slice_score(model: SupervisedModel, recordings: Sequence[GroundTruthRecording]) -> float:
     """Mean r of ``model`` on ``recordings`` with calscope's 30 Hz protocol (the card's check:
     a loaded model must reproduce it on the same recordings)."""
