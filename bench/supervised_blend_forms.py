@@ -9,7 +9,9 @@ made from those two with `calscope.infer.blend.blend_with_oasis` itself (at 30 H
 leave-one-dataset-out fold model (bench/.cache/supervised_loo/excitatory/, from
 ``supervised_loo.py --never-train <the interneuron datasets> --folds-dir …/excitatory``), or,
 for the interneuron-only groups, the shipped excitatory model (which never saw them): the
-default model on every dataset, as in the tables of docs/supervised.md.
+default model on every dataset, as in the tables of docs/supervised.md. ``--models NAME`` and
+``--interneuron-model PATH`` score another recipe the same way (its fold models, kept under
+bench/.cache/supervised_loo/NAME/, and its model trained on every excitatory dataset).
 
 Besides each mix's mean r and record against OASIS, the mix is chosen for each held-out
 dataset from the other 26 only (nested), by three rules: the best mean r; the best worst case
@@ -32,8 +34,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, quiet_warnings, write_json  # noqa: E402
 from supervised_amortized import INTERNEURONS  # noqa: E402
-from supervised_loo import (CACHE_DIR, GROUPS, _infer, fold_model, held_out_traces,  # noqa: E402
-                            oasis_predictions)
+from supervised_loo import (CACHE_DIR, GROUPS, INFERENCE_SETTINGS, _infer,  # noqa: E402
+                            fold_file, fold_model, held_out_traces, oasis_predictions)
 
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
@@ -51,12 +53,17 @@ def mix_name(form: str, spread: float, weight: float) -> str:
     return f"linear w{weight:g}" if form == "linear" else f"geometric σ{spread:g} w{weight:g}"
 
 
-def group_predictions(group: str, data: Path) -> tuple[list, dict[str, list], list]:
-    """Held-out traces, every mix's predictions of them, and OASIS's."""
+def group_predictions(group: str, data: Path, models: str = "excitatory",
+                      interneuron_model: Path | None = None
+                      ) -> tuple[list, dict[str, list], list]:
+    """Held-out traces, every mix's predictions of them, and OASIS's: by the fold model kept
+    under ``models``, or for interneuron-only groups ``interneuron_model`` (None: the shipped
+    excitatory model)."""
     if all(d in INTERNEURONS for d in GROUPS[group]):
-        model = supervised.load(cell_type="excitatory")
+        model = supervised.load(interneuron_model, None if interneuron_model else "excitatory")
     else:
-        model, _ = fold_model(group, data, {}, CACHE_DIR / "excitatory", INTERNEURONS)
+        model, _ = fold_model(group, data, _kept_settings(models, group), CACHE_DIR / models,
+                              INTERNEURONS)
     traces = held_out_traces(group, data)
     with quiet_warnings():
         net = [_infer(model.with_oasis_blend(0.0), tr) for tr in traces]
@@ -67,6 +74,17 @@ def group_predictions(group: str, data: Path) -> tuple[list, dict[str, list], li
             mixes[mix_name(form, spread, w)] = [_mix(n, o, w, form, spread)
                                                 for n, o in zip(net, oasis)]
     return traces, mixes, oasis_predictions(traces)
+
+
+def _kept_settings(models: str, group: str) -> dict:
+    """The training settings that differ from the defaults in the group's kept fold model (so
+    `fold_model` reads it instead of training the default recipe)."""
+    kept = CACHE_DIR / models / f"{fold_file(group)}.pt"
+    if not kept.is_file():
+        return {}
+    settings, default = supervised.load(kept).settings, SupervisedSettings()
+    return {k: v for k, v in settings.model_dump().items()
+            if k not in INFERENCE_SETTINGS and v != getattr(default, k)}
 
 
 def _mix(net: np.ndarray | None, oasis: np.ndarray | None, weight: float, form: str,
@@ -104,13 +122,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_blend_forms.json")
+    p.add_argument("--models", default="excitatory",
+                   help="folder of kept fold models under bench/.cache/supervised_loo")
+    p.add_argument("--interneuron-model", type=Path, default=None,
+                   help="model for the interneuron-only groups (default: the shipped "
+                   "excitatory model)")
     args = p.parse_args()
     torch.set_num_threads(2)
     data = args.data or shared_data_dir()
     r: dict[str, dict[str, float]] = {}
     oasis_r: dict[str, float] = {}
     for group in GROUPS:
-        traces, mixes, oasis = group_predictions(group, data)
+        traces, mixes, oasis = group_predictions(group, data, args.models,
+                                                 args.interneuron_model)
         for name, preds in mixes.items():
             r.setdefault(name, {}).update(metrics.score_predictions(traces, preds)["per_dataset"])
         oasis_r.update(metrics.score_predictions(traces, oasis)["per_dataset"])
@@ -136,7 +160,9 @@ def main() -> None:
         chosen_rows.append([rule, *record(per), ", ".join(sorted(set(chosen.values())))])
     print("chosen for each dataset without it (nested):")
     print(format_table(["rule", *header[1:], "chosen"], chosen_rows))
-    write_json(args.out, {"weights": WEIGHTS, "forms": FORMS, "per_dataset": r,
+    write_json(args.out, {"models": args.models,
+                          "interneuron_model": str(args.interneuron_model or "shipped"),
+                          "weights": WEIGHTS, "forms": FORMS, "per_dataset": r,
                           "oasis": oasis_r, "table": {"header": header, "rows": rows},
                           "nested": {"rows": chosen_rows, "chosen": choices}})
 

@@ -48,7 +48,7 @@ from calscope.validation import as_trace_matrix, check_fs
 FORMAT = "calscope-amortized"
 FORMAT_VERSION = 1
 _INFER_WINDOW = 4096  # frames per inference window (plus margins)
-_INFER_CHUNK = 16  # windows per forward pass
+_INFER_CHUNK = 16  # windows per forward pass on the CPU (a GPU: every window of a block)
 _AR_DRAWS = 100  # autoregressive: sampled spike trains behind the probability and band
 
 
@@ -173,10 +173,11 @@ class AmortizedModel:
                                                        generator)[0], plan)
                 probs = draws.mean(dim=0)
             else:
-                # chunks of windows keep the convolutions' working set in cache
-                chunks = range(0, len(xw), _INFER_CHUNK)
-                logits = torch.cat([self.recognition(xw[i:i + _INFER_CHUNK],
-                                                     mw[i:i + _INFER_CHUNK]) for i in chunks])
+                # on the CPU, chunks of windows keep the convolutions' working set in cache; a
+                # GPU takes the block's windows (≈ 2 M samples, `cell_blocks`) in one pass
+                step = _INFER_CHUNK if self.device.type == "cpu" else max(1, len(xw))
+                logits = torch.cat([self.recognition(xw[i:i + step], mw[i:i + step])
+                                    for i in range(0, len(xw), step)])
                 probs = stitch(torch.sigmoid(logits), plan)
                 draws = (torch.bernoulli(probs.expand(n_samples, *probs.shape),
                                          generator=generator) if n_samples else None)
