@@ -19,6 +19,9 @@ def test_train_then_deconvolve_with_the_model(cli, traces_file, tmp_path):
     res = cli("deconvolve", src, "--fs", 30, "--method", "amortized", "--model", model,
               "--samples", 3, "--device", "auto", "--out", out)
     assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())  # the message may wrap
+    expected = "cuda" if torch.cuda.is_available() else "cpu"  # --device auto
+    assert "amortized model:" in flat and f"model.pt, on {expected}" in flat
     with np.load(out) as z:
         assert z["spikes"].shape == y.shape and z["samples"].shape == (3, *y.shape)
         assert np.array_equal(np.isnan(z["spikes"]), np.isnan(y))

@@ -73,8 +73,11 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     if method == "amortized":
         from calscope.infer import amortized
 
-        trained = (amortized.load(model, device=device or "auto") if model is not None
-                   else _train(traces, fs, settings.amortized, label, native_fs, device))
+        if model is not None:
+            trained = amortized.load(model, device=device or "auto")
+            err_console.print(f"amortized model: {model}, on {trained.device}", highlight=False)
+        else:
+            trained = _train(traces, fs, settings.amortized, label, native_fs, device)
         if oasis_blend is not None:
             trained = trained.with_oasis_blend(oasis_blend)
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
