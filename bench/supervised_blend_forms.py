@@ -38,8 +38,8 @@ from scipy.ndimage import gaussian_filter1d
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, quiet_warnings, write_json  # noqa: E402
 from supervised_amortized import INTERNEURONS  # noqa: E402
-from supervised_loo import (CACHE_DIR, GROUPS, INFERENCE_SETTINGS, _infer,  # noqa: E402
-                            fold_file, fold_model, held_out_traces, oasis_predictions)
+from supervised_loo import (CACHE_DIR, GROUPS, _infer, fold_file, fold_model,  # noqa: E402
+                            held_out_traces, oasis_predictions)
 
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
@@ -63,11 +63,13 @@ def group_predictions(group: str, data: Path, models: str = "excitatory",
     """Held-out traces, every mix's predictions of them, and OASIS's: by the fold model kept
     under ``models``, or for interneuron-only groups ``interneuron_model`` (None: the shipped
     excitatory model)."""
+    kept = CACHE_DIR / models / f"{fold_file(group)}.pt"
     if all(d in INTERNEURONS for d in GROUPS[group]):
         model = supervised.load(interneuron_model, None if interneuron_model else "excitatory")
+    elif kept.is_file():  # whatever recipe it was trained with; the mixes set the blend
+        model = supervised.load(kept)
     else:
-        model, _ = fold_model(group, data, _kept_settings(models, group), CACHE_DIR / models,
-                              INTERNEURONS)
+        model, _ = fold_model(group, data, {}, CACHE_DIR / models, INTERNEURONS)
     traces = held_out_traces(group, data)
     with quiet_warnings():
         net = [_infer(model.with_oasis_blend(0.0), tr) for tr in traces]
@@ -85,17 +87,6 @@ def spread(preds: list[np.ndarray | None], sigma: float) -> list[np.ndarray | No
     return [None if p is None else
             np.where(np.isfinite(p), gaussian_filter1d(np.nan_to_num(p), sigma), np.nan)
             for p in preds]
-
-
-def _kept_settings(models: str, group: str) -> dict:
-    """The training settings that differ from the defaults in the group's kept fold model (so
-    `fold_model` reads it instead of training the default recipe)."""
-    kept = CACHE_DIR / models / f"{fold_file(group)}.pt"
-    if not kept.is_file():
-        return {}
-    settings, default = supervised.load(kept).settings, SupervisedSettings()
-    return {k: v for k, v in settings.model_dump().items()
-            if k not in INFERENCE_SETTINGS and v != getattr(default, k)}
 
 
 def _mix(net: np.ndarray | None, oasis: np.ndarray | None, weight: float, form: str,
@@ -170,8 +161,9 @@ def main() -> None:
     chosen_default = r[mix_name(default.oasis_blend_form, 1.0, default.oasis_blend)]
     against_spread = {d: chosen_default[d] - spread_r[d] for d in datasets}
     worst = min(against_spread, key=against_spread.get)
-    print(f"default against OASIS spread σ1: better on {sum(v > 0 for v in against_spread.values())}"
-          f" of {len(datasets)}, worst {worst} {against_spread[worst]:+.4f}")
+    better = sum(v > 0 for v in against_spread.values())
+    print(f"default against OASIS spread σ1: better on {better} of {len(datasets)}, worst "
+          f"{worst} {against_spread[worst]:+.4f}")
     chosen_rows, choices = [], {}
     for rule in RULES:
         per, chosen = nested(r, oasis_r, rule)
@@ -183,7 +175,8 @@ def main() -> None:
                           "interneuron_model": str(args.interneuron_model or "shipped"),
                           "weights": WEIGHTS, "forms": FORMS, "per_dataset": r,
                           "oasis": oasis_r, "oasis_spread_1": spread_r,
-                          "default_against_oasis_spread_1": against_spread, "table": {"header": header, "rows": rows},
+                          "default_against_oasis_spread_1": against_spread,
+                          "table": {"header": header, "rows": rows},
                           "nested": {"rows": chosen_rows, "chosen": choices}})
 
 

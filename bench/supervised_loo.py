@@ -48,6 +48,7 @@ import calscope  # noqa: E402
 from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
+from calscope.infer.card_check import check_recordings  # noqa: E402
 from calscope.deconv.resample import counts_to_rate, resample  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
@@ -191,7 +192,7 @@ def with_inference_settings(model: supervised.SupervisedModel, settings: Supervi
     if changed.settings == model.settings:
         return model
     changed = replace(changed, card=json.loads(json.dumps(model.card)))  # not the model's own
-    check = supervised.check_recordings(model.card, data / "ground_truth" / "cascade")
+    check = check_recordings(model.card, data / "ground_truth" / "cascade")
     changed.card["check"]["r"] = supervised.slice_score(changed, check)
     return changed
 

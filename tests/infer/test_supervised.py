@@ -15,6 +15,7 @@ from calscope.errors import InputError
 from calscope.infer import SpikeInference, supervised
 from calscope.infer import blocks as block_size
 from calscope.infer.blend import blend_with_oasis
+from calscope.infer.card_check import check_recordings
 from calscope.infer.cell_types import CELL_TYPES, dataset_cell_type
 from calscope.infer.supervised_training import train_network
 from calscope.infer.torch_device import resolve_device
@@ -72,7 +73,7 @@ def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data,
     assert card["cell_type"] == cell_type
     real = {dataset_cell_type(d) for d in card["datasets"] if not d.startswith("SIM-")}
     assert real == ({"excitatory", "inhibitory"} if cell_type == "any" else {cell_type})
-    recs = supervised.check_recordings(card, shared_data / "ground_truth" / "cascade")
+    recs = check_recordings(card, shared_data / "ground_truth" / "cascade")
     assert len(recs) == len(card["check"]["recordings"])
     assert supervised.slice_score(model, recs) == pytest.approx(card["check"]["r"], abs=2e-3)
 
@@ -80,7 +81,7 @@ def test_shipped_model_loads_with_its_card_and_reproduces_its_check(shared_data,
 def test_check_recordings_missing_from_the_folder_are_named(tmp_path):
     card = {"check": {"recordings": [["DS99-none", "cell1", 0]]}}
     with pytest.raises(InputError, match="DS99-none: no such dataset folder"):
-        supervised.check_recordings(card, tmp_path)
+        check_recordings(card, tmp_path)
 
 
 def test_cell_types_select_datasets_and_models(cascade, tmp_path):

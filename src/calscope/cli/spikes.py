@@ -66,9 +66,9 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 
     oasis runs in chunks of cells with a progress bar; amortized loads ``model`` or trains on
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
-    the default type). Networks run on ``device`` (None: auto). ``oasis_blend`` replaces the network's own
-    OASIS weight and ``oasis_blend_form`` its form (None: keep them). ``native_fs`` is the rate
-    the traces were recorded at (None: detected).
+    the default type). Networks run on ``device`` (None: auto). ``oasis_blend`` replaces the
+    network's own OASIS weight and ``oasis_blend_form`` its form (None: keep them).
+    ``native_fs`` is the rate the traces were recorded at (None: detected).
     """
     if method == "amortized":
         from calscope.infer import amortized
@@ -263,9 +263,8 @@ def _train(traces: np.ndarray, fs: float, settings: AmortizedSettings, label: st
                           f"{model.fs:.3g} Hz, the rate they were recorded at (--native-fs "
                           "sets it)", highlight=False)
     err_console.print(f"trained {log.epochs} epochs in {log.seconds:.0f} s on {model.device} "
-                      f"(stopped: "
-                      f"{log.stopped}; best held-out bound {max(log.heldout_bound):.3f} "
-                      "nats/frame)", highlight=False)
+                      f"(stopped: {log.stopped}; best held-out bound "
+                      f"{max(log.heldout_bound):.3f} nats/frame)", highlight=False)
     return model
 
 
@@ -340,8 +339,7 @@ def train_command(
     if input is None or ground_truth is not None or exclude is not None or cell_type:
         raise InputError("--method amortized trains on INPUT traces (no --ground-truth, "
                          "--exclude or --cell-type)")
-    if device is not None:
-        resolve_device(device)
+    check_device_option(device, method)
     settings = settings_from(config).amortized.model_copy(update=budget)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     model = _train(data.traces, data.fs, settings, input.name, native_fs, device)

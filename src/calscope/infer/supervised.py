@@ -27,7 +27,6 @@ import torch
 from pydantic import ValidationError
 
 import calscope
-from calscope import metrics
 from calscope.config import BlendForm, SupervisedSettings
 from calscope.deconv import deconvolve
 from calscope.deconv.bandwidth import working_rate
@@ -35,6 +34,7 @@ from calscope.deconv.resample import counts_to_rate, n_frames_at
 from calscope.errors import InputError
 from calscope.infer.blend import blend_with_oasis, with_weight
 from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
+from calscope.infer.card_check import check_subset, slice_score
 from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, INHIBITORY_DATASETS, check_cell_type,
                                        dataset_cell_type, shipped_model)
 from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
@@ -57,7 +57,6 @@ SHIPPED = shipped_model(DEFAULT_CELL_TYPE)
 #: Frame rates (Hz) the network accepts (it was trained on recordings from 2.5 to 500 Hz).
 FS_RANGE = (2.0, 1000.0)
 _CHUNK_FRAMES = 160_000  # cells × frames per forward pass on a CPU (stays in its cache)
-_CHECK_RECORDINGS = 3  # recordings behind the card's reproducible check
 _MAX_DFF_SIGMA = 2.0  # median noise σ above which traces are not ΔF/F as a fraction
 
 
@@ -350,7 +349,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     _warn_if_training_not_dff(traces)
     net, log = train_network(traces, settings, progress, checkpoint, target)
     model = SupervisedModel(net, settings, {}, log)
-    check = sorted(recordings, key=lambda r: (r.dataset, r.neuron, r.trial))[:_CHECK_RECORDINGS]
+    check = check_subset(recordings)
     fs = sorted({round(t.fs, 1) for t in traces})
     card = {
         "method": "supervised", "calscope_version": calscope.__version__,
@@ -374,38 +373,3 @@ def _cell_type_of(datasets: Iterable[str]) -> str:
     """The cell type of a training set: that of its datasets if they share one, else "any"."""
     types = {dataset_cell_type(d) for d in datasets}
     return types.pop() if len(types) == 1 else "any"
-
-
-def check_recordings(card: dict[str, Any], root: str | Path) -> list[GroundTruthRecording]:
-    """The recordings of a model card's check, read from ``root`` (a folder of CASCADE dataset
-    folders, e.g. ../shared/data/ground_truth/cascade): `slice_score` of the model on them
-    reproduces ``card["check"]["r"]``.
-
-    Raises:
-        InputError: a dataset folder or recording of the check is missing from ``root``.
-    """
-    wanted = {tuple(k) for k in card["check"]["recordings"]}
-    found = [r for ds in sorted({k[0] for k in wanted})
-             for r in load_cascade_dataset(_dataset_dir(Path(root), ds))
-             if (r.dataset, r.neuron, r.trial) in wanted]
-    if len(found) < len(wanted):
-        missing = sorted(wanted - {(r.dataset, r.neuron, r.trial) for r in found})
-        raise InputError(f"{root}: {len(missing)} recording(s) of the card's check are missing, "
-                         f"e.g. {missing[0]}")
-    return found
-
-
-def _dataset_dir(root: Path, name: str) -> Path:
-    folder = root / name
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such dataset folder (the card's check reads it)")
-    return folder
-
-
-def slice_score(model: SupervisedModel, recordings: Sequence[GroundTruthRecording]) -> float:
-    """Mean r of ``model`` on ``recordings`` with calscope's 30 Hz protocol (the card's check:
-    a loaded model must reproduce it on the same recordings)."""
-    traces = metrics.prepare_cascade(recordings)
-    preds = [model.infer(tr.dff, tr.fs).spikes for tr in traces]
-    scored = metrics.score_predictions(traces, preds)["per_recording"]
-    return float(np.nanmean([row["r"] for row in scored]))
