@@ -88,6 +88,9 @@ class SupervisedSettings(_Stage):
     max_stretch: float = Field(1.0, ge=1, description="time axis of each training copy "
                                "stretched by a factor drawn log-uniformly from [1/s, s] "
                                "(faster and slower kinetics and rates; 1 = off)")
+    max_gain: float = Field(1.0, ge=1, description="ΔF/F of each training copy multiplied by "
+                            "a factor drawn log-uniformly from [1/g, g] (another ΔF/F per "
+                            "spike; 1 = off)")
     low_rate_fraction: float = Field(0.3, ge=0, le=1, description="training copies first "
                                      "downsampled to a lower frame rate (frame averages), as "
                                      "recorded by a slower scan (0 = off)")
@@ -95,6 +98,10 @@ class SupervisedSettings(_Stage):
                                "drawn log-uniformly from it to min(own rate, max_rate_hz)")
     max_rate_hz: float = Field(30.0, gt=0, le=30.0, description="highest frame rate of those "
                                "copies (Hz; at most the network's 30 Hz)")
+    low_rate_point_fraction: float = Field(0.0, ge=0, le=1, description="of those copies, the "
+                                           "fraction sampled at instants (a raster scan's brief "
+                                           "visit to the cell) instead of averaged over each "
+                                           "frame (a camera's exposure)")
     target_sigma_s: float = Field(0.05, ge=0, description="Gaussian smoothing of the truth (s)")
     target_sigma_frames: float = Field(0.0, ge=0, description="Gaussian smoothing of the truth "
                                        "in frames of each training copy's own rate, where that "

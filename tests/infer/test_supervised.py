@@ -376,6 +376,65 @@ def test_low_rate_copies_average_frames_and_keep_every_spike():
     assert max(roughness) < np.mean(np.abs(np.diff(plain.x[1][plain.valid])))
 
 
+def test_point_sampled_low_rate_copies_keep_the_noise_and_the_timing():
+    from calscope.deconv.resample import n_frames_at
+    from calscope.infer.training_set import TrainingTrace, at_lower_rate
+
+    rng = np.random.default_rng(8)
+    t = np.arange(60 * 120) / 60.0
+    ramp = TrainingTrace("r", "r", t.copy(), 60.0, 0.1, np.zeros(0))  # the value is the time
+    noise = TrainingTrace("n", "n", rng.standard_normal(t.size) * 0.1, 60.0, 0.1, np.zeros(0))
+    offsets = []
+    for _ in range(30):
+        y, rate, sigma = at_lower_rate(ramp, rng, 5.0, point=True)
+        assert 5.0 <= rate <= 30.0 and sigma == 0.1
+        assert y.size == n_frames_at(t.size, 60.0, rate)  # the frames of an averaged copy
+        lag = (y - np.arange(y.size) / rate)[1:-1] * rate  # in frames of the copy
+        assert np.ptp(lag) < 2 * rate / 60.0 + 1e-9  # one phase per copy (± rounding)
+        assert np.all(np.abs(lag) <= 0.5 + rate / 60.0)  # within half a frame
+        offsets.append(np.median(lag))
+        y, rate, _ = at_lower_rate(noise, rng, 5.0, point=True)
+        assert np.std(y) == pytest.approx(0.1, rel=0.15)  # samples, not averages
+    assert np.ptp(offsets) > 0.5  # the phase varies between copies
+
+
+def test_gain_augmentation_scales_the_dff_and_keeps_the_target():
+    from calscope.infer.simulated_truth import simulated_recordings
+    from calscope.infer.training_set import augment
+
+    trace = [t for t in training_traces(simulated_recordings(0.5, seed=4)) if t.fs == 60.0][0]
+    base = {"clean_fraction": 1.0, "low_rate_fraction": 0.0}
+    plain = augment(trace, np.random.default_rng(2), SupervisedSettings(**base))
+    ratios = []
+    for seed in range(12):
+        copy = augment(trace, np.random.default_rng(seed), SupervisedSettings(**base,
+                                                                             max_gain=3.0))
+        np.testing.assert_array_equal(copy.target, plain.target)
+        np.testing.assert_allclose(copy.x[0], plain.x[0], atol=1e-5)  # noise units: unchanged
+        ratios.append(np.exp(np.mean(copy.x[2] - plain.x[2])))  # the log σ channel
+    assert 1 / 3 - 1e-6 <= min(ratios) < 0.8 and 1.25 < max(ratios) <= 3 + 1e-6
+
+
+def test_low_rate_point_fraction_off_leaves_training_copies_unchanged():
+    from calscope.infer.simulated_truth import simulated_recordings
+    from calscope.infer.training_set import augment
+
+    trace = [t for t in training_traces(simulated_recordings(0.5, seed=4)) if t.fs == 60.0][0]
+    base = {"clean_fraction": 0.5, "low_rate_fraction": 1.0}
+    off = augment(trace, np.random.default_rng(3), SupervisedSettings(**base))
+    default = augment(trace, np.random.default_rng(3), SupervisedSettings(
+        **base, low_rate_point_fraction=0.0))
+    np.testing.assert_array_equal(off.x, default.x)
+    points = [augment(trace, np.random.default_rng(s), SupervisedSettings(
+        **base, low_rate_point_fraction=1.0)) for s in range(3)]
+    averages = [augment(trace, np.random.default_rng(s), SupervisedSettings(**base))
+                for s in range(3)]
+    # instants keep the rises sharp: a rougher input than frame averages at the same rates
+    rough = [np.mean(np.abs(np.diff(a.x[1][a.valid]))) for a in points]
+    smooth = [np.mean(np.abs(np.diff(a.x[1][a.valid]))) for a in averages]
+    assert np.mean(rough) > np.mean(smooth)
+
+
 def test_slow_copies_get_a_target_no_sharper_than_their_frames():
     from dataclasses import replace
 

@@ -19,7 +19,7 @@ import numpy as np
 from calscope.config import SupervisedSettings
 from calscope.deconv.noise import noise_sigma
 from calscope.infer.features import MODEL_FS, features, to_model_rate
-from calscope.deconv.resample import resample_with_gaps
+from calscope.deconv.resample import n_frames_at, resample_with_gaps
 from calscope.io.ground_truth import GroundTruthRecording
 from calscope.metrics import gaussian_smooth, resample_linear, spike_counts
 
@@ -95,20 +95,28 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     """One augmented copy of ``trace`` at the model rate.
 
     - With probability ``low_rate_fraction`` the copy is first recorded again at a lower frame
-      rate (:func:`at_lower_rate`), as a slower scan of the same cell would record it.
+      rate (:func:`at_lower_rate`), as a slower scan of the same cell would record it: sampled
+      at instants with probability ``low_rate_point_fraction``, else averaged over each frame.
     - With probability ``1 − clean_fraction`` its noise σ is raised by a factor drawn
       log-uniformly from [1, ``max_noise_factor``], with white noise at the copy's frame rate,
       before resampling.
     - With ``max_stretch`` > 1 the copy is also read as if recorded at k × its frame rate, k
       drawn log-uniformly from [1/``max_stretch``, ``max_stretch``]: its kinetics run k× faster
       and its spikes come k× denser, as for indicators and cells not in the training data.
+    - With ``max_gain`` > 1 its ΔF/F (signal and noise alike) is multiplied by a factor drawn
+      log-uniformly from [1/``max_gain``, ``max_gain``]: the same spikes at another ΔF/F per
+      spike, as for indicators, expression levels and F0 estimates not in the training data.
     - The target is the spike count per model frame smoothed by a Gaussian of σ =
       max(``target_sigma_s``, ``target_sigma_frames`` / the copy's rate): a copy recorded at a
       low rate gets a target no sharper than its frames can resolve.
     """
     y, fs, sigma = trace.dff, trace.fs, trace.sigma
     if rng.random() < settings.low_rate_fraction:
-        y, fs, sigma = at_lower_rate(trace, rng, settings.min_rate_hz, settings.max_rate_hz)
+        # (no draw when off: training without it stays bit-identical to before it existed)
+        share = settings.low_rate_point_fraction
+        point = share > 0 and rng.random() < share
+        y, fs, sigma = at_lower_rate(trace, rng, settings.min_rate_hz, settings.max_rate_hz,
+                                     point)
     if rng.random() >= settings.clean_fraction:
         factor = np.exp(rng.uniform(0.0, np.log(settings.max_noise_factor)))
         y = match_noise(y, sigma, sigma * factor, rng)
@@ -116,6 +124,8 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     if settings.max_stretch > 1.0:
         stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
     rate = fs * stretch  # the copy's frame rate as the network will read it
+    if settings.max_gain > 1.0:
+        y = y * float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_gain)))
     y_model, observed = to_model_rate(y, rate)
     feats = features(y_model, settings.cell_context, settings.residual_input)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
@@ -126,11 +136,18 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
 
 
 def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: float,
-                  max_rate_hz: float = MODEL_FS) -> tuple[np.ndarray, float, float]:
+                  max_rate_hz: float = MODEL_FS, point: bool = False
+                  ) -> tuple[np.ndarray, float, float]:
     """The trace as recorded at a rate r drawn log-uniformly from [``min_rate_hz``, min(its
-    rate, ``max_rate_hz``, :data:`MODEL_FS`)]: each new frame averages the old frames it spans
-    (:func:`calscope.deconv.resample.resample_with_gaps`), so white noise falls to
-    σ · sqrt(r / fs). A trace already at or below ``min_rate_hz`` is returned unchanged.
+    rate, ``max_rate_hz``, :data:`MODEL_FS`)]. A trace already at or below ``min_rate_hz`` is
+    returned unchanged.
+
+    By default each new frame averages the old frames it spans
+    (:func:`calscope.deconv.resample.resample_with_gaps`), as a camera integrates over its
+    exposure, so white noise falls to σ · sqrt(r / fs). With ``point``, each new frame is the
+    old frame nearest to an instant within half a frame of its time (a random phase), as a
+    raster scan that visits the cell briefly once per frame records it: the noise stays σ and
+    fast rises stay sharp.
 
     Returns:
         ``(dff, r, sigma)``: (T_r,) ΔF/F at r Hz (NaN where not recorded), r (Hz), and its
@@ -140,6 +157,13 @@ def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: f
     if top <= min_rate_hz:
         return trace.dff, trace.fs, trace.sigma
     rate = float(np.exp(rng.uniform(np.log(min_rate_hz), np.log(top))))
+    if point:
+        # frame k is read at (k + phase) / rate s, within half a frame of its time k / rate
+        # (where a frame average is centred), the phase fixed by where the cell lies in the scan
+        phase = rng.uniform(-0.5, 0.5)
+        k = np.arange(n_frames_at(trace.dff.size, trace.fs, rate))
+        nearest = np.rint((k + phase) * trace.fs / rate).astype(np.int64)
+        return trace.dff[np.clip(nearest, 0, trace.dff.size - 1)], rate, trace.sigma
     y, _ = resample_with_gaps(trace.dff, trace.fs, rate)
     return y[0], rate, trace.sigma * float(np.sqrt(rate / trace.fs))
 
