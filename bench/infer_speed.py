@@ -7,13 +7,13 @@ calcium) on 1000 cells × 10,000 frames, next to oasis-deconv's ``deconvolve`` (
 looped over cells) and calscope's OASIS on the same traces as yardsticks. The supervised row
 times ``supervised.load().infer`` on the same traces: loading the shipped model included. Each
 network is timed with its default ``oasis_blend`` and, where that is not 0, without the OASIS
-half.
+half; ``--supervised-model PATH`` times another model file the same way, in the same run.
 The issues' target is
 ≥ 400,000 samples/s (20× CASCADE's ≈ 20,000 samples/s on this machine, measured elsewhere: its
 pretrained models are not on PyPI). Writes bench/results/infer_speed.json.
 
 Run: ``python bench/infer_speed.py [--cells 1000] [--samples 10000] [--peer-cells 100]
-[--methods amortized,supervised]``.
+[--methods amortized,supervised] [--supervised-model PATH]``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="cells timed for oasis-deconv (its loop is slow; rate is per sample)")
     p.add_argument("--methods", default="amortized,supervised",
                    help="network methods to time, comma-separated")
+    p.add_argument("--supervised-model", type=Path, action="append", default=[],
+                   help="also time this supervised model file (repeatable)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "infer_speed.json")
     args = p.parse_args(argv)
     methods = args.methods.split(",")
@@ -74,11 +76,13 @@ def main(argv: list[str] | None = None) -> None:
                              mean_spike_r(ours.result.spikes, sim.spikes, FS)])
         if "supervised" in methods:
             weight = supervised.load().settings.oasis_blend
-            cases = [("calscope supervised (load + infer)", weight)]
+            cases = [("calscope supervised (load + infer)", None, weight)]
             if weight != 0:  # else the default is already the network alone
-                cases.append(("calscope supervised, oasis_blend=0", 0.0))
-            for label, w in cases:
-                sup = time_call(lambda: supervised.load().with_oasis_blend(w).infer(y, FS),
+                cases.append(("calscope supervised, oasis_blend=0", None, 0.0))
+            cases += [(f"calscope supervised {path.name} (load + infer)", path, None)
+                      for path in args.supervised_model]
+            for label, path, w in cases:
+                sup = time_call(lambda: supervised.load(path).with_oasis_blend(w).infer(y, FS),
                                 repeats=3)
                 rows.append([label, sup.median_s, n / sup.median_s,
                              mean_spike_r(sup.result.spikes, sim.spikes, FS)])

@@ -121,7 +121,11 @@ class SupervisedSettings(_Stage):
     pretrain_epochs: int = Field(0, ge=0, description="epochs on the simulated recordings "
                                  "alone before training on all (0 = none; needs "
                                  "simulated_minutes > 0)")
-    max_time_s: float | None = Field(None, gt=0, description="training time budget (s)")
+    ensemble: int = Field(1, ge=1, le=8, description="networks trained with seeds seed, "
+                          "seed + 1, …, their outputs averaged (inference takes about that "
+                          "many times the network's time)")
+    max_time_s: float | None = Field(None, gt=0, description="training time budget (s; of "
+                                     "each network of an ensemble)")
     oasis_blend: float = Field(0.6, ge=0, le=1, description="inference: weight w of calscope's "
                                "OASIS spikes (scaled to the network's count) in the output "
                                "(0: the network alone; see oasis_blend_form)")

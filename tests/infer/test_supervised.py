@@ -2,6 +2,7 @@
 noise matching, checkpoint resume, the NaN rule, save/load and bad input."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from calscope.infer import blocks as block_size
 from calscope.infer.blend import blend_with_oasis
 from calscope.infer.card_check import check_recordings
 from calscope.infer.cell_types import CELL_TYPES, dataset_cell_type
-from calscope.infer.supervised_training import train_network
+from calscope.infer.supervised_training import train_members, train_network
 from calscope.infer.torch_device import resolve_device
 from calscope.infer.training_set import match_noise, training_traces
 from calscope.io.ground_truth import load_cascade_dataset
@@ -139,6 +140,53 @@ def test_interrupted_training_continues_from_its_checkpoint(cascade, tmp_path, p
     assert log.epochs == 2 + pretrain and not ckpt.exists()
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_an_ensemble_is_its_seeds_trained_alone_averaged(cascade, tmp_path):
+    from calscope.infer.spikenet import SpikeEnsemble
+
+    traces = training_traces(_dataset(cascade, "DS06", 3))
+    settings = SupervisedSettings(**{**TINY, "epochs": 2, "windows_per_epoch": 64,
+                                     "ensemble": 2, "seed": 5})
+    ckpt = tmp_path / "run.ckpt"
+    calls = []
+
+    def stop(epoch, total, loss):
+        calls.append((epoch, total))
+        if epoch == 3:  # within the second member
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_members(traces, settings, progress=stop, checkpoint=ckpt)
+    assert calls == [(1, 4), (2, 4), (3, 4)]
+    assert Path(f"{ckpt}.member0").is_file()  # the finished member is kept
+    ensemble, log = train_members(traces, settings, checkpoint=ckpt)
+    assert isinstance(ensemble, SpikeEnsemble) and log.epochs == 4 and len(log.losses) == 4
+    assert not list(tmp_path.iterdir())  # nothing left behind
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 4, 300)).astype(np.float32))
+    outputs = []
+    for k, seed in enumerate((5, 6)):
+        alone, _ = train_network(traces, settings.model_copy(update={"seed": seed,
+                                                                     "ensemble": 1}))
+        for a, b in zip(alone.state_dict().values(), ensemble.members[k].state_dict().values()):
+            assert np.array_equal(a.numpy(), b.numpy())
+        with torch.no_grad():
+            outputs.append(alone(x))
+    with torch.no_grad():
+        torch.testing.assert_close(ensemble(x), (outputs[0] + outputs[1]) / 2)
+
+
+def test_an_ensemble_model_saves_loads_and_infers(cascade, tmp_path):
+    recordings = _dataset(cascade, "DS06", 3)
+    model = supervised.train(recordings, **{**TINY, "epochs": 1, "windows_per_epoch": 64,
+                                            "ensemble": 3})
+    path = tmp_path / "e.pt"
+    model.save(path)
+    loaded = supervised.load(path)
+    assert loaded.settings.ensemble == 3 and len(loaded.net.members) == 3
+    y = metrics.prepare_cascade(recordings[:1])[0].dff
+    np.testing.assert_array_equal(loaded.infer(y, 30.0).spikes, model.infer(y, 30.0).spikes)
+    assert loaded.card["epochs"] == 3 and loaded.card["networks"] == 3  # epochs of all three
 
 
 def test_training_stops_at_its_time_budget(cascade):

@@ -57,6 +57,31 @@ class SpikeNet(nn.Module):
         return torch.stack([mean, lower, upper], dim=1)
 
 
+class SpikeEnsemble(nn.Module):
+    """Several :class:`SpikeNet` of one architecture: (n, in_channels, T) → (n, 3, T), the
+    members' outputs averaged (the mean, and the band's percentiles, each averaged).
+
+    Args:
+        members: the trained networks.
+    """
+
+    def __init__(self, members: list[SpikeNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def receptive_field(self) -> int:
+        """Frames each output sees (odd, centred)."""
+        return max(m.receptive_field for m in self.members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The members' (n, 3, T) outputs, averaged."""
+        out = self.members[0](x)
+        for member in self.members[1:]:
+            out = out + member(x)
+        return out / len(self.members)
+
+
 def supervised_loss(pred: Tensor, target: Tensor, valid: Tensor) -> Tensor:
     """Poisson loss of the mean plus the pinball losses of the two quantiles, over valid frames.
 

@@ -37,12 +37,13 @@ from calscope.infer.blocks import BLOCK_SAMPLES, cell_blocks
 from calscope.infer.card_check import check_subset, slice_score
 from calscope.infer.cell_types import (DEFAULT_CELL_TYPE, INHIBITORY_DATASETS, check_cell_type,
                                        dataset_cell_type, shipped_model)
-from calscope.infer.features import MODEL_FS, Features, features, input_channels, to_model_rate
+from calscope.infer.features import MODEL_FS, Features, features, to_model_rate
 from calscope.infer.model_file import read_model_file
 from calscope.infer.result import SpikeInference
 from calscope.infer.simulated_truth import SIMULATED_PREFIX, simulated_recordings
-from calscope.infer.spikenet import SpikeNet
-from calscope.infer.supervised_training import Progress, SupervisedLog, train_network
+from calscope.infer.spikenet import SpikeEnsemble, SpikeNet
+from calscope.infer.supervised_training import (Progress, SupervisedLog, network_for,
+                                                 train_members)
 from calscope.infer.torch_device import resolve_device, same_device
 from calscope.infer.training_set import TrainingTrace, training_traces
 from calscope.io.ground_truth import GroundTruthRecording, cascade_dataset_dirs, load_cascade_dataset
@@ -65,13 +66,13 @@ class SupervisedModel:
     """A trained supervised network with its settings and card.
 
     Attributes:
-        net: the network (eval mode).
+        net: the network, or an ensemble of networks whose outputs are averaged (eval mode).
         settings: the training settings.
         card: what it was trained on and how well it scored (JSON-ready dict).
         log: what training did (None for a loaded model).
     """
 
-    net: SpikeNet
+    net: SpikeNet | SpikeEnsemble
     settings: SupervisedSettings
     card: dict[str, Any] = field(default_factory=dict)
     log: SupervisedLog | None = None
@@ -279,7 +280,7 @@ def load(path: str | Path | None = None, cell_type: str | None = None,
     except ValidationError as error:
         raise InputError(f"{path}: its settings do not load ({error.errors()[0]['msg']}); "
                          "retrain the model with this calscope version") from None
-    net = SpikeNet(input_channels(settings.cell_context), settings.channels, settings.dilations)
+    net = network_for(settings)
     net.load_state_dict(payload["net"])
     net.eval()
     return SupervisedModel(net.to(target), settings, json.loads(payload["card"]))
@@ -347,7 +348,7 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
     if not traces:
         raise InputError("no recording has ≥ 2 s of ΔF/F and a spike; nothing to train on")
     _warn_if_training_not_dff(traces)
-    net, log = train_network(traces, settings, progress, checkpoint, target)
+    net, log = train_members(traces, settings, progress, checkpoint, target)
     model = SupervisedModel(net, settings, {}, log)
     check = check_subset(recordings)
     fs = sorted({round(t.fs, 1) for t in traces})
@@ -360,7 +361,8 @@ def train(recordings: Sequence[GroundTruthRecording], settings: SupervisedSettin
         "frame_rates_hz": [fs[0], fs[-1]], "model_fs_hz": MODEL_FS,
         "noise_sigma_range": [float(min(t.sigma for t in traces)),
                               float(max(t.sigma for t in traces) * settings.max_noise_factor)],
-        "epochs": log.epochs, "train_seconds": round(log.seconds, 1),
+        "networks": settings.ensemble, "epochs": log.epochs,
+        "train_seconds": round(log.seconds, 1),
         "train_device": target.type,
         "check": {"recordings": [[r.dataset, r.neuron, r.trial] for r in check],
                   "r": slice_score(model, check)},

@@ -13,7 +13,7 @@ import torch
 from calscope.config import SupervisedSettings
 from calscope.infer.features import input_channels
 from calscope.infer.simulated_truth import SIMULATED_PREFIX
-from calscope.infer.spikenet import SpikeNet, supervised_loss
+from calscope.infer.spikenet import SpikeEnsemble, SpikeNet, supervised_loss
 from calscope.infer.training_set import TrainingTrace, augment, sample_windows
 from calscope.io.writers import atomic_open
 
@@ -35,7 +35,70 @@ class SupervisedLog:
 def new_network(settings: SupervisedSettings) -> SpikeNet:
     """A freshly initialised network for ``settings`` (seeded)."""
     torch.manual_seed(settings.seed)
+    return _architecture(settings)
+
+
+def network_for(settings: SupervisedSettings) -> SpikeNet | SpikeEnsemble:
+    """An untrained network of ``settings``' architecture (to load weights into): one
+    :class:`SpikeNet`, or a :class:`SpikeEnsemble` of ``settings.ensemble`` of them."""
+    if settings.ensemble == 1:
+        return _architecture(settings)
+    return SpikeEnsemble([_architecture(settings) for _ in range(settings.ensemble)])
+
+
+def _architecture(settings: SupervisedSettings) -> SpikeNet:
     return SpikeNet(input_channels(settings.cell_context), settings.channels, settings.dilations)
+
+
+def train_members(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
+                  progress: Progress | None = None, checkpoint: str | Path | None = None,
+                  device: torch.device | None = None
+                  ) -> tuple[SpikeNet | SpikeEnsemble, SupervisedLog]:
+    """Train ``settings.ensemble`` networks (:func:`train_network` each), member k exactly as a
+    single network of seed ``settings.seed + k``; one member is returned as a :class:`SpikeNet`,
+    several as a :class:`SpikeEnsemble`.
+
+    With a ``checkpoint``, each finished member is kept beside it (``<checkpoint>.member<k>``)
+    until all are done, so an interrupted run continues with the member it stopped in.
+    ``settings.max_time_s`` is each member's budget. The log joins the members' logs (losses in
+    order, epochs and seconds summed; ``"time"`` if any member stopped on time).
+    """
+    if settings.ensemble == 1:
+        return train_network(traces, settings, progress, checkpoint, device)
+    n = settings.ensemble
+    nets: list[SpikeNet] = []
+    logs: list[SupervisedLog] = []
+    kept: list[Path] = []
+    for k in range(n):
+        member = settings.model_copy(update={"seed": settings.seed + k, "ensemble": 1})
+        done = None if checkpoint is None else Path(f"{checkpoint}.member{k}")
+        state = torch.load(done, map_location="cpu", weights_only=False) \
+            if done is not None and done.is_file() else None
+        if state is not None and state["settings"] == member.model_dump(mode="json"):
+            net = _architecture(member).to(device or torch.device("cpu"))
+            net.load_state_dict(state["net"])
+            net.eval()
+            log = SupervisedLog(**state["log"])
+        else:
+            def step(epoch: int, epochs: int, loss: float, k: int = k) -> None:
+                if progress is not None:
+                    progress(k * epochs + epoch, n * epochs, loss)
+            net, log = train_network(traces, member, step, checkpoint, device)
+            if done is not None:
+                with atomic_open(done) as fh:
+                    torch.save({"net": net.state_dict(), "settings": member.model_dump(mode="json"),
+                                "log": {"losses": log.losses, "epochs": log.epochs,
+                                        "seconds": log.seconds, "stopped": log.stopped}}, fh)
+        if done is not None:
+            kept.append(done)
+        nets.append(net)
+        logs.append(log)
+    for path in kept:
+        path.unlink(missing_ok=True)
+    stopped = "time" if any(log.stopped == "time" for log in logs) else "epochs"
+    return SpikeEnsemble(nets), SupervisedLog(tuple(x for log in logs for x in log.losses),
+                                              sum(log.epochs for log in logs),
+                                              sum(log.seconds for log in logs), stopped)
 
 
 def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
