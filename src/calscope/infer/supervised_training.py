@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,37 +68,42 @@ def train_members(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
     n = settings.ensemble
     nets: list[SpikeNet] = []
     logs: list[SupervisedLog] = []
-    kept: list[Path] = []
     for k in range(n):
         member = settings.model_copy(update={"seed": settings.seed + k, "ensemble": 1})
         done = None if checkpoint is None else Path(f"{checkpoint}.member{k}")
-        state = torch.load(done, map_location="cpu", weights_only=False) \
-            if done is not None and done.is_file() else None
-        if state is not None and state["settings"] == member.model_dump(mode="json"):
-            net = _architecture(member).to(device or torch.device("cpu"))
-            net.load_state_dict(state["net"])
-            net.eval()
-            log = SupervisedLog(**state["log"])
-        else:
+        finished = _finished_member(done, member, device)
+        if finished is None:
             def step(epoch: int, epochs: int, loss: float, k: int = k) -> None:
                 if progress is not None:
                     progress(k * epochs + epoch, n * epochs, loss)
-            net, log = train_network(traces, member, step, checkpoint, device)
+            finished = train_network(traces, member, step, checkpoint, device)
             if done is not None:
                 with atomic_open(done) as fh:
-                    torch.save({"net": net.state_dict(), "settings": member.model_dump(mode="json"),
-                                "log": {"losses": log.losses, "epochs": log.epochs,
-                                        "seconds": log.seconds, "stopped": log.stopped}}, fh)
-        if done is not None:
-            kept.append(done)
-        nets.append(net)
-        logs.append(log)
-    for path in kept:
-        path.unlink(missing_ok=True)
+                    torch.save({"net": finished[0].state_dict(), "log": asdict(finished[1]),
+                                "settings": member.model_dump(mode="json")}, fh)
+        nets.append(finished[0])
+        logs.append(finished[1])
+    if checkpoint is not None:
+        for k in range(n):
+            Path(f"{checkpoint}.member{k}").unlink(missing_ok=True)
     stopped = "time" if any(log.stopped == "time" for log in logs) else "epochs"
     return SpikeEnsemble(nets), SupervisedLog(tuple(x for log in logs for x in log.losses),
                                               sum(log.epochs for log in logs),
                                               sum(log.seconds for log in logs), stopped)
+
+
+def _finished_member(done: Path | None, member: SupervisedSettings,
+                     device: torch.device | None) -> tuple[SpikeNet, SupervisedLog] | None:
+    """A member an interrupted run finished (kept in ``done`` with the same settings), or None."""
+    if done is None or not done.is_file():
+        return None
+    state = torch.load(done, map_location="cpu", weights_only=False)
+    if state["settings"] != member.model_dump(mode="json"):
+        return None
+    net = _architecture(member).to(device or torch.device("cpu"))
+    net.load_state_dict(state["net"])
+    net.eval()
+    return net, SupervisedLog(**state["log"])
 
 
 def train_network(traces: Sequence[TrainingTrace], settings: SupervisedSettings,
