@@ -122,10 +122,10 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
         y = match_noise(y, sigma, sigma * factor, rng)
     stretch = 1.0
     if settings.max_stretch > 1.0:
-        stretch = float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_stretch)))
+        stretch = _log_uniform_factor(rng, settings.max_stretch)
     rate = fs * stretch  # the copy's frame rate as the network will read it
     if settings.max_gain > 1.0:
-        y = y * float(np.exp(rng.uniform(-1.0, 1.0) * np.log(settings.max_gain)))
+        y = y * _log_uniform_factor(rng, settings.max_gain)
     y_model, observed = to_model_rate(y, rate)
     feats = features(y_model, settings.cell_context, settings.residual_input)
     counts = spike_counts(trace.spike_s / stretch, np.arange(y_model.shape[1]) / MODEL_FS,
@@ -133,6 +133,11 @@ def augment(trace: TrainingTrace, rng: np.random.Generator, settings: Supervised
     sigma_s = max(settings.target_sigma_s, settings.target_sigma_frames / rate)
     target = gaussian_smooth(counts, MODEL_FS, sigma_s).astype(np.float32)
     return Augmented(feats.x[0], target, observed[0] & ~feats.bad[0])
+
+
+def _log_uniform_factor(rng: np.random.Generator, limit: float) -> float:
+    """A factor drawn log-uniformly from [1/``limit``, ``limit``] (one draw of ``rng``)."""
+    return float(np.exp(rng.uniform(-1.0, 1.0) * np.log(limit)))
 
 
 def at_lower_rate(trace: TrainingTrace, rng: np.random.Generator, min_rate_hz: float,
