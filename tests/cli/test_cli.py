@@ -66,7 +66,7 @@ def test_deconvolve_round_trip(tmp_path, sim, fmt, out_fmt):
     src = tmp_path / f"in.{fmt}"
     _write_input(fmt, src, y)
     dst = tmp_path / f"out.{out_fmt}"
-    out = _run("deconvolve", src, "--fs", 30, "--out", dst)
+    out = _run("deconvolve", src, "--fs", 30, "--method", "oasis", "--out", dst)
     assert out.exit_code == 0, out.output
     if out_fmt == "npy":
         spikes = np.load(dst)
@@ -90,7 +90,8 @@ def test_deconvolve_1d_npy_gives_1d_npy(tmp_path, sim):
     y[-50:] = np.nan
     y[100:105] = np.nan
     np.save(tmp_path / "in.npy", y)
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--out", tmp_path / "out.npy")
+    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis",
+               "--out", tmp_path / "out.npy")
     assert out.exit_code == 0, out.output
     spikes = np.load(tmp_path / "out.npy")
     assert spikes.shape == y.shape and spikes.dtype == np.float32
@@ -147,7 +148,8 @@ def test_bad_row_warns_and_rest_processed(tmp_path, sim):
     y = sim.fluorescence.astype(np.float64).copy()
     y[2] = 0.5
     np.save(tmp_path / "in.npy", y)
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--out", tmp_path / "s.npy")
+    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis",
+               "--out", tmp_path / "s.npy")
     assert out.exit_code == 0 and "row 2" in out.output
     spikes = np.load(tmp_path / "s.npy")
     assert np.isnan(spikes[2]).all() and np.isfinite(spikes[[0, 1, 3]]).all()
@@ -187,7 +189,8 @@ def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monke
     y = np.vstack([sim.fluorescence, np.full((2, 600), np.nan)])  # rows 4, 5: a whole chunk
     y[1] = 0.5  # constant
     np.save(tmp_path / "t.npy", y)
-    res = _run("deconvolve", tmp_path / "t.npy", "--fs", 30, "--out", tmp_path / "s.npy")
+    res = _run("deconvolve", tmp_path / "t.npy", "--fs", 30, "--method", "oasis",
+               "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
     for row in (1, 4, 5):
         assert f"row {row}:" in res.output
@@ -201,7 +204,8 @@ def test_upsampled_traces_are_solved_at_their_native_rate(tmp_path):
     low = simulate.traces(3, 2400, 7.8, seed=4).fluorescence.astype(np.float64)
     up = signal.resample(low, 30769, axis=1)  # 7.8 → 100 Hz, band-limited
     np.save(tmp_path / "up.npy", up)
-    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--out", tmp_path / "s.npz")
+    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--method", "oasis",
+               "--out", tmp_path / "s.npz")
     assert out.exit_code == 0, out.output
     assert "treated as recorded at 7.8" in out.output or "recorded at 7.79" in out.output
     saved = np.load(tmp_path / "s.npz")
@@ -209,10 +213,10 @@ def test_upsampled_traces_are_solved_at_their_native_rate(tmp_path):
     assert float(saved["native_fs"]) == pytest.approx(direct.native_fs)
     np.testing.assert_allclose(saved["spikes"], direct.spikes, rtol=1e-4, atol=1e-5)
     out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 100,
-               "--out", tmp_path / "plain.npz")
+               "--method", "oasis", "--out", tmp_path / "plain.npz")
     assert out.exit_code == 0 and "treated as" not in out.output
     assert float(np.load(tmp_path / "plain.npz")["native_fs"]) == 100.0
     out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 200,
-               "--out", tmp_path / "bad.npz")
+               "--method", "oasis", "--out", tmp_path / "bad.npz")
     assert out.exit_code != 0 and "native_fs=200" in out.output
     assert not (tmp_path / "bad.npz").exists()

@@ -59,7 +59,8 @@ def test_amortized_bad_input(cli, traces_file, tmp_path):
     assert not (tmp_path / "o.npy").exists()
     res = cli("train", src, "--fs", 30, "--out", tmp_path / "m.npy")
     assert res.exit_code == 2 and ".pt" in res.output
-    res = cli("deconvolve", src, "--fs", 30, "--model", fake, "--out", tmp_path / "o.npy")
+    res = cli("deconvolve", src, "--fs", 30, "--method", "oasis", "--model", fake,
+              "--out", tmp_path / "o.npy")
     assert res.exit_code == 2 and "--method amortized" in res.output
 
 

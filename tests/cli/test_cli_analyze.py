@@ -33,7 +33,7 @@ def test_analyze_infers_spikes_and_writes_results_report_and_figures(cli, tmp_pa
     arrays, meta = read_bundle(out / "results.npz")
     assert arrays["spikes"].shape == (12, 1800) and np.isnan(arrays["spikes"][5]).all()
     assert arrays["coupling"].shape == (12, 1800)
-    assert meta["method"] == "oasis" and meta["usable_cells"] == 11
+    assert meta["method"] == "supervised" and meta["usable_cells"] == 11  # the default
     assert "field of view" in meta["skipped"]  # a plain array has no footprints
     html = (out / "report.html").read_text()
     assert "field of view" in html and "12" in html
@@ -88,7 +88,7 @@ def test_bad_analyze_input_gives_one_line_errors_and_no_output(cli, tmp_path, fa
               "--method", "magic")
     assert res.exit_code == 2 and "unknown method" in res.output
     res = cli("analyze", tmp_path / "one.npy", "--fs", 30, "--out", tmp_path / "o",
-              "--cell-type", "inhibitory")  # the default method is oasis
+              "--method", "oasis", "--cell-type", "inhibitory")
     assert res.exit_code == 2 and "--cell-type" in res.output
 
 

@@ -32,6 +32,26 @@ def test_deconvolve_with_the_shipped_model(cli, traces_file, tmp_path):
         assert "params_sn" in z and "calcium" not in z
 
 
+def test_supervised_is_the_default_method_and_oasis_settings_ask_for_oasis(cli, traces_file,
+                                                                         tmp_path):
+    from calscope.infer import supervised
+
+    src, y = traces_file
+    out = tmp_path / "spikes.npy"
+    res = cli("deconvolve", src, "--fs", 30, "--out", out)
+    assert res.exit_code == 0 and "supervised network: the shipped" in res.output, res.output
+    np.testing.assert_allclose(np.load(out), supervised.load().infer(y, 30.0).spikes,
+                               rtol=1e-4, atol=1e-6)
+    for option in (["--order", "1"], ["--penalty", "l0"], ["--lam", "0.1"], ["--optimize-g"]):
+        res = cli("deconvolve", src, "--fs", 30, *option, "--out", tmp_path / "x.npy")
+        assert res.exit_code == 2 and f"{option[0]}: settings of --method oasis" in res.output
+        assert "add --method oasis" in res.output and not (tmp_path / "x.npy").exists()
+    res = cli("deconvolve", src, "--fs", 30, "--method", "oasis", "--order", "1", "--out", out)
+    assert res.exit_code == 0, res.output
+    np.testing.assert_allclose(np.load(out), calscope.deconvolve(y, 30.0, order=1).spikes,
+                               rtol=1e-4, atol=1e-6)
+
+
 def test_train_on_ground_truth_then_deconvolve_with_it(cli, traces_file, shared_data,
                                                         tmp_path):
     config = _tiny_settings(tmp_path / "settings.yaml")
@@ -107,7 +127,8 @@ def test_bad_calls_fail_with_a_message(cli, traces_file, tmp_path):
     res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--oasis-blend", 1.5,
               "--out", tmp_path / "s.npy")
     assert res.exit_code == 2 and "--oasis-blend" in res.output
-    res = cli("deconvolve", src, "--fs", 30, "--oasis-blend", 0.5, "--out", tmp_path / "s.npy")
+    res = cli("deconvolve", src, "--fs", 30, "--method", "oasis", "--oasis-blend", 0.5,
+              "--out", tmp_path / "s.npy")
     assert res.exit_code == 2 and "--oasis-blend" in res.output
     for extra in (["--method", "supervised", "--cell-type", "pyramidal"],
                   ["--method", "oasis", "--cell-type", "excitatory"],
@@ -217,12 +238,13 @@ def test_dff_flag_converts_any_input_and_oasis_keeps_raw_units_without_it(cli, t
     src = tmp_path / "raw.npy"
     np.save(src, raw)
     out = tmp_path / "spikes.npy"
-    assert cli("deconvolve", src, "--fs", 30, "--dff", "--out", out).exit_code == 0
+    assert cli("deconvolve", src, "--fs", 30, "--method", "oasis", "--dff",
+               "--out", out).exit_code == 0
     np.testing.assert_allclose(np.load(out), calscope.deconvolve(delta_f_over_f(raw, 30.0),
                                                                   30.0).spikes,
                                rtol=1e-4, atol=1e-6)
     folder = _suite2p_folder(tmp_path, y[:, :-30])
-    assert cli("deconvolve", folder, "--fs", 30, "--out", out).exit_code == 0
+    assert cli("deconvolve", folder, "--fs", 30, "--method", "oasis", "--out", out).exit_code == 0
     assert np.nanmax(np.load(out)) > 10  # OASIS of raw F: spikes in fluorescence units
 
 
@@ -234,10 +256,10 @@ def test_device_option_runs_on_the_cpu_and_is_checked_before_any_work(cli, trace
               "--out", out)
     assert res.exit_code == 0, res.output
     assert np.load(out).shape == y.shape
-    for args in (["deconvolve", src, "--fs", 30, "--device", "cpu", "--out", tmp_path / "x.npy"],
-                 ["analyze", src, "--fs", 30, "--device", "cpu", "--out", tmp_path / "a"]):
-        res = cli(*args)  # oasis: no network
-        assert res.exit_code == 2 and "--device" in res.output, args
+    for command, out_path in (("deconvolve", tmp_path / "x.npy"), ("analyze", tmp_path / "a")):
+        res = cli(command, src, "--fs", 30, "--method", "oasis", "--device", "cpu", "--out",
+                  out_path)  # oasis: no network
+        assert res.exit_code == 2 and "--device" in res.output, command
     assert not (tmp_path / "a").exists() and not (tmp_path / "x.npy").exists()
     res = cli("deconvolve", src, "--fs", 30, "--method", "supervised", "--device", "tpu",
               "--out", tmp_path / "x.npy")

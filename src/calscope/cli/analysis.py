@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from calscope.cli.common import app, err_console, friendly, settings_from, step_progress
+from calscope.cli.common import (DEFAULT_METHOD, app, err_console, friendly, settings_from,
+                                 step_progress)
 from calscope.cli.spikes import (CELL_TYPE_HELP, DEVICE_HELP, check_cell_type_option,
                                  check_device_option, infer_spikes,
                                  native_rate_note, to_dff)
-from calscope.config import DeconvSettings
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE
@@ -55,7 +55,7 @@ def analyze_command(
     fs: Annotated[Optional[float], typer.Option(help="Frame rate (Hz); required unless the "
                                                 "format carries it.")] = None,
     method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)} (default: "
-                                        "that of `deconvolve`).")] = DeconvSettings().method,
+                                        "that of `deconvolve`).")] = DEFAULT_METHOD,
     model: Annotated[Optional[Path], typer.Option(help="amortized/supervised model file.")]
     = None,
     native_fs: Annotated[Optional[float], typer.Option(

@@ -18,6 +18,12 @@ import calscope
 from calscope.config import Settings
 from calscope.errors import CalscopeError
 
+#: The `--method` of `deconvolve` and `analyze` when none is given: the shipped supervised
+#: network, better than calscope's OASIS on every one of the 27 ground-truth datasets it never
+#: trained on (docs/supervised.md). The Python `calscope.deconvolve` keeps method="oasis": the
+#: library's own stages build on it, and it takes raw fluorescence as well as ΔF/F.
+DEFAULT_METHOD = "supervised"
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="calscope: calcium imaging traces → spikes → population dynamics.")
 out_console = Console()

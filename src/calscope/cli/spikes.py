@@ -9,8 +9,8 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from calscope.cli.common import (app, cell_progress, epoch_progress, err_console, friendly,
-                                 settings_from)
+from calscope.cli.common import (DEFAULT_METHOD, app, cell_progress, epoch_progress,
+                                 err_console, friendly, settings_from)
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
@@ -110,22 +110,26 @@ def deconvolve_command(
                                       "cells × T, and the input's row indices).")],
     fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
                                                 "format carries it.")] = None,
-    method: Annotated[str, typer.Option(help=f"Spike inference method: {', '.join(METHODS)}.")]
-    = _DEFAULTS.method,
-    order: Annotated[int, typer.Option(help="AR order of the calcium dynamics, 1 or 2 "
-                                       f"(default {_DEFAULTS.order}: best mean score on the "
-                                       "shared ground truth).")] = _DEFAULTS.order,
-    penalty: Annotated[str, typer.Option(help="Sparsity penalty: l1 or l0 (default "
-                                         f"{_DEFAULTS.penalty}: best on the shared ground "
-                                         "truth).")] = _DEFAULTS.penalty,
-    lam: Annotated[Optional[float], typer.Option(help="L1 penalty λ (trace units); default: "
-                                                 "found per cell by the noise constraint.")] = None,
+    method: Annotated[str, typer.Option(help=f"Spike inference method: {', '.join(METHODS)} "
+                                        "(supervised: the shipped network, ΔF/F input; oasis: "
+                                        "convex deconvolution, any fluorescence).")]
+    = DEFAULT_METHOD,
+    order: Annotated[Optional[int], typer.Option(help="oasis: AR order of the calcium dynamics, "
+                                                 f"1 or 2 (default {_DEFAULTS.order}: best mean "
+                                                 "score on the shared ground truth).")] = None,
+    penalty: Annotated[Optional[str], typer.Option(help="oasis: sparsity penalty, l1 or l0 "
+                                                   f"(default {_DEFAULTS.penalty}: best on the "
+                                                   "shared ground truth).")] = None,
+    lam: Annotated[Optional[float], typer.Option(help="oasis: L1 penalty λ (trace units); "
+                                                 "default: found per cell by the noise "
+                                                 "constraint.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs, not only "
                                            "iscell.")] = False,
-    optimize_g: Annotated[bool, typer.Option("--optimize-g", help="Refit each cell's decay "
-                                             "time on its spikes (slower; off by default).")]
+    optimize_g: Annotated[bool, typer.Option("--optimize-g", help="oasis: refit each cell's "
+                                             "decay time on its spikes (slower; off by "
+                                             "default).")]
     = False,
     model: Annotated[Optional[Path], typer.Option(help="amortized: a model from `calscope "
                                                   "train` (default: train on INPUT first); "
@@ -157,14 +161,9 @@ def deconvolve_command(
     if out.suffix.lower() not in RESULT_FORMATS:
         raise InputError(f"--out {out}: cannot write '{out.suffix or 'no extension'}' files; "
                          f"use one of {', '.join(RESULT_FORMATS)}")
-    if order not in (1, 2):
-        raise InputError(f"--order: must be 1 or 2, got {order}")
-    if penalty not in ("l1", "l0"):
-        raise InputError(f"--penalty: must be l1 or l0, got {penalty!r}")
-    if lam is not None and lam < 0:
-        raise InputError(f"--lam: the sparsity penalty must be ≥ 0, got {lam}")
     if method not in METHODS:
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_oasis_options(method, order, penalty, lam, optimize_g)
     if samples < 0:
         raise InputError(f"--samples: must be ≥ 0, got {samples}")
     if method == "oasis" and model is not None:
@@ -187,7 +186,8 @@ def deconvolve_command(
         traces, note = to_dff(data)
         err_console.print(note, highlight=False)
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
-                          samples=samples, order=order, penalty=penalty, lam=lam,
+                          samples=samples, order=order or _DEFAULTS.order,
+                          penalty=penalty or _DEFAULTS.penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
                           cell_type=cell_type, device=device, oasis_blend_form=oasis_blend_form)
     native_rate_note(result, data.fs)
@@ -208,6 +208,24 @@ def to_dff(data: TraceData) -> tuple[np.ndarray, str]:
 CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
                   "default; principal neurons), inhibitory (labelled interneurons: their spike "
                   "counts) or any (trained on both); see docs/supervised.md.")
+
+
+def check_oasis_options(method: str, order: Optional[int], penalty: Optional[str],
+                        lam: Optional[float], optimize_g: bool) -> None:
+    """Reject OASIS settings that are out of range, or given with another method: they would be
+    ignored, and a script written when OASIS was the default must now say --method oasis."""
+    given = [flag for flag, value in (("--order", order), ("--penalty", penalty), ("--lam", lam),
+                                      ("--optimize-g", optimize_g or None)) if value is not None]
+    if given and method != "oasis":
+        raise InputError(f"{', '.join(given)}: settings of --method oasis, not of --method "
+                         f"{method} (the default method is {DEFAULT_METHOD}); add --method oasis "
+                         "to use them")
+    if order not in (None, 1, 2):
+        raise InputError(f"--order: must be 1 or 2, got {order}")
+    if penalty not in (None, "l1", "l0"):
+        raise InputError(f"--penalty: must be l1 or l0, got {penalty!r}")
+    if lam is not None and lam < 0:
+        raise InputError(f"--lam: the sparsity penalty must be ≥ 0, got {lam}")
 
 
 def check_cell_type_option(cell_type: Optional[str], method: str,

@@ -104,12 +104,15 @@ class SupervisedModel:
         fs = check_fs(fs)
         if not FS_RANGE[0] <= fs <= FS_RANGE[1]:
             raise InputError(f"fs={fs:g} Hz is outside the {FS_RANGE[0]:g}–{FS_RANGE[1]:g} Hz the "
-                             "supervised model handles; check fs, or use method='oasis'")
+                             "supervised model handles; check fs, or use calscope's OASIS "
+                             "(method='oasis', `--method oasis`), which takes any rate")
         was_1d = np.ndim(traces) == 1
         y = as_trace_matrix(traces, copy=False)  # read only, a block at a time
         if n_frames_at(y.shape[1], fs, MODEL_FS) < MIN_SAMPLES:
             raise InputError(f"traces have {y.shape[1]} frames ({y.shape[1] / fs:.2g} s); the "
-                             f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s")
+                             f"supervised model needs at least {MIN_SAMPLES / MODEL_FS:.2g} s "
+                             "(calscope's OASIS, method='oasis' or `--method oasis`, needs "
+                             f"{MIN_SAMPLES} frames)")
         rate = working_rate(y, fs, native_fs, lowest=FS_RANGE[0])
         cells, n = y.shape
         out = np.full((3, cells, n), np.nan)  # spikes, lower, upper
