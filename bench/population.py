@@ -3,14 +3,15 @@
 A simulated population (Poisson neurons of log-normal rates plus planted assemblies,
 `calscope.simulate.population`) becomes GCaMP6f fluorescence through `calscope.simulate.traces`
 (per-cell kinetics and amplitudes, noise at SNR 4), saved as one .npy, and `calscope analyze`
-runs on it in a child process with its defaults: OASIS spike inference, every population
-analysis, results.npz, report.html and the figures. The table gives the child's wall time, its
+runs on it in a child process with its defaults (``--method`` picks another spike inference):
+the shipped supervised network since 2026-12-07 (OASIS before), every population analysis,
+results.npz, report.html and the figures. The table gives the child's wall time, its
 peak resident memory, the time of each step (``meta["step_seconds"]`` of the results) and how
 well the planted assemblies were found (`calscope.metrics.assembly_match`). Nothing in the
 analysis is quadratic in T; the all-pairs surrogate test runs on a random subset of pairs and
 the report says which.
 
-Run: ``python bench/population.py [--cells 20000] [--frames 10000]``.
+Run: ``python bench/population.py [--cells 20000] [--frames 10000] [--method oasis]``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_table, write_json  # noqa: E402
 
 from calscope import simulate  # noqa: E402
+from calscope.cli.common import DEFAULT_METHOD  # noqa: E402
 from calscope.io.bundle import read_bundle  # noqa: E402
 from calscope.metrics import assembly_match  # noqa: E402
 
@@ -48,6 +50,8 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=20_000)
     p.add_argument("--frames", type=int, default=10_000)
     p.add_argument("--fs", type=float, default=30.0)
+    p.add_argument("--method", default=DEFAULT_METHOD, help="spike inference of `analyze` "
+                   f"(default: its own, {DEFAULT_METHOD})")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "traces.npy"
@@ -56,7 +60,7 @@ def main() -> None:
         make_s = time.perf_counter() - t0
         out = Path(tmp) / "analysis"
         command = [sys.executable, "-m", "calscope.cli", "analyze", str(path), "--fs",
-                   str(args.fs), "--out", str(out)]
+                   str(args.fs), "--method", args.method, "--out", str(out)]
         start = time.perf_counter()
         run = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - start
@@ -70,6 +74,7 @@ def main() -> None:
     steps = meta.get("step_seconds", {})
     dims = meta.get("scalars", {}).get("n_significant_dims")  # scalars live in the meta
     rows = [["cells × frames", f"{args.cells} × {args.frames}"],
+            ["spike inference", args.method],
             ["calscope analyze wall time (s)", wall],
             ["peak RSS of the analyze process (GB)", peak_gb],
             *[[f"  step: {name} (s)", value] for name, value in steps.items()],
@@ -83,7 +88,8 @@ def main() -> None:
     print(format_table(["measure", "value"], rows, digits=2))
     print(meta.get("correlation_test", ""))
     write_json(RESULTS_DIR / "population.json",
-               {"cells": args.cells, "frames": args.frames, "fs": args.fs, "wall_s": wall,
+               {"cells": args.cells, "frames": args.frames, "fs": args.fs,
+                "method": args.method, "wall_s": wall,
                 "peak_rss_gb": peak_gb, "step_seconds": steps, "assemblies_planted":
                 len(planted), "assemblies_found": len(found), "assembly_match": match,
                 "significant_dimensions": dims,
