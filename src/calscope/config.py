@@ -21,7 +21,9 @@ class _Stage(BaseModel):
 class DeconvSettings(_Stage):
     """Spike inference from traces (`calscope.deconvolve`)."""
 
-    method: Literal["oasis"] = Field("oasis", description="spike inference method")
+    method: Literal["oasis"] = Field("oasis", description="the method these settings are for "
+                                     "(the CLI's --method picks the method; its default is "
+                                     "supervised)")
     order: Literal[1, 2] = Field(2, description="AR order of the calcium dynamics")
     penalty: Literal["l1", "l0"] = Field("l1", description="sparsity penalty")
     lam: float | None = Field(None, ge=0, description="L1 penalty λ; None = noise-constrained")

@@ -45,6 +45,24 @@ def test_config_show_round_trips(tmp_path):
     assert "order: 1" in out.output
 
 
+def test_oasis_settings_come_from_the_config_unless_given(tmp_path, sim):
+    y = sim.fluorescence.astype(np.float64)
+    np.save(tmp_path / "in.npy", y)
+    (tmp_path / "s.yaml").write_text("deconv:\n  order: 1\n  penalty: l0\n")
+    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis", "--config",
+               tmp_path / "s.yaml", "--out", tmp_path / "c.npy")
+    assert out.exit_code == 0, out.output
+    np.testing.assert_allclose(np.load(tmp_path / "c.npy"),
+                               calscope.deconvolve(y, 30.0, order=1, penalty="l0").spikes,
+                               rtol=1e-4, atol=1e-5)
+    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis", "--config",
+               tmp_path / "s.yaml", "--order", 2, "--out", tmp_path / "o.npy")
+    assert out.exit_code == 0, out.output
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"),
+                               calscope.deconvolve(y, 30.0, order=2, penalty="l0").spikes,
+                               rtol=1e-4, atol=1e-5)
+
+
 def _write_input(fmt, path, y):
     if fmt == "npy":
         np.save(path, y)

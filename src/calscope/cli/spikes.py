@@ -57,8 +57,8 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
 
 
 def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings, label: str, *,
-                 model: Optional[Path] = None, samples: int = 0, order: int = _DEFAULTS.order,
-                 penalty: str = _DEFAULTS.penalty, lam: Optional[float] = None,
+                 model: Optional[Path] = None, samples: int = 0, order: Optional[int] = None,
+                 penalty: Optional[str] = None, lam: Optional[float] = None,
                  optimize_g: bool = False, oasis_blend: Optional[float] = None,
                  native_fs: Optional[float] = None, cell_type: Optional[str] = None,
                  device: Optional[str] = None, oasis_blend_form: Optional[str] = None) -> Any:
@@ -68,7 +68,8 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
     the traces first; supervised uses ``model`` or the shipped network of ``cell_type`` (None:
     the default type). Networks run on ``device`` (None: auto). ``oasis_blend`` replaces the
     network's own OASIS weight and ``oasis_blend_form`` its form (None: keep them).
-    ``native_fs`` is the rate the traces were recorded at (None: detected).
+    ``native_fs`` is the rate the traces were recorded at (None: detected). OASIS settings
+    left None come from ``settings.deconv``.
     """
     if method == "amortized":
         from calscope.infer import amortized
@@ -93,8 +94,9 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
             return network.infer(traces, fs, native_fs=native_fs, progress=update)
     base = settings.deconv
-    return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method, order=order,
-                              penalty=penalty, lam=lam, baseline=base.baseline,
+    return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method,
+                              order=order or base.order, penalty=penalty or base.penalty,
+                              lam=base.lam if lam is None else lam, baseline=base.baseline,
                               baseline_window_s=base.baseline_window_s,
                               optimize_g=optimize_g or base.optimize_g, native_fs=native_fs)
 
@@ -115,14 +117,16 @@ def deconvolve_command(
                                         "convex deconvolution, any fluorescence).")]
     = DEFAULT_METHOD,
     order: Annotated[Optional[int], typer.Option(help="oasis: AR order of the calcium dynamics, "
-                                                 f"1 or 2 (default {_DEFAULTS.order}: best mean "
-                                                 "score on the shared ground truth).")] = None,
+                                                 "1 or 2 (default: --config's, else "
+                                                 f"{_DEFAULTS.order}: best mean score on the "
+                                                 "shared ground truth).")] = None,
     penalty: Annotated[Optional[str], typer.Option(help="oasis: sparsity penalty, l1 or l0 "
-                                                   f"(default {_DEFAULTS.penalty}: best on the "
-                                                   "shared ground truth).")] = None,
+                                                   "(default: --config's, else "
+                                                   f"{_DEFAULTS.penalty}: best on the shared "
+                                                   "ground truth).")] = None,
     lam: Annotated[Optional[float], typer.Option(help="oasis: L1 penalty λ (trace units); "
-                                                 "default: found per cell by the noise "
-                                                 "constraint.")] = None,
+                                                 "default: --config's, else found per cell "
+                                                 "by the noise constraint.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs, not only "
@@ -186,8 +190,7 @@ def deconvolve_command(
         traces, note = to_dff(data)
         err_console.print(note, highlight=False)
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
-                          samples=samples, order=order or _DEFAULTS.order,
-                          penalty=penalty or _DEFAULTS.penalty, lam=lam,
+                          samples=samples, order=order, penalty=penalty, lam=lam,
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
                           cell_type=cell_type, device=device, oasis_blend_form=oasis_blend_form)
     native_rate_note(result, data.fs)
