@@ -11,7 +11,8 @@ well the planted assemblies were found (`calscope.metrics.assembly_match`). Noth
 analysis is quadratic in T; the all-pairs surrogate test runs on a random subset of pairs and
 the report says which.
 
-Run: ``python bench/population.py [--cells 20000] [--frames 10000] [--method oasis]``.
+Run: ``python bench/population.py [--cells 20000] [--frames 10000] [--method oasis]``; writes
+bench/results/population.json (population_<method>.json for a method not the default).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def main() -> None:
             ["simulating the input (s, not counted)", make_s]]
     print(format_table(["measure", "value"], rows, digits=2))
     print(meta.get("correlation_test", ""))
-    write_json(RESULTS_DIR / "population.json",
+    name = "population" if args.method == DEFAULT_METHOD else f"population_{args.method}"
+    write_json(RESULTS_DIR / f"{name}.json",
                {"cells": args.cells, "frames": args.frames, "fs": args.fs,
                 "method": args.method, "wall_s": wall,
                 "peak_rss_gb": peak_gb, "step_seconds": steps, "assemblies_planted":
