@@ -23,6 +23,11 @@ def _run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def _oasis(*args):
+    """`calscope deconvolve ARGS --method oasis` (the CLI's default method is supervised)."""
+    return _run("deconvolve", *args, "--method", "oasis")
+
+
 def _no_leftovers(folder):
     return not [p for p in folder.iterdir() if ".tmp-" in p.name]
 
@@ -49,14 +54,14 @@ def test_oasis_settings_come_from_the_config_unless_given(tmp_path, sim):
     y = sim.fluorescence.astype(np.float64)
     np.save(tmp_path / "in.npy", y)
     (tmp_path / "s.yaml").write_text("deconv:\n  order: 1\n  penalty: l0\n")
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis", "--config",
-               tmp_path / "s.yaml", "--out", tmp_path / "c.npy")
+    out = _oasis(tmp_path / "in.npy", "--fs", 30, "--config", tmp_path / "s.yaml",
+                 "--out", tmp_path / "c.npy")
     assert out.exit_code == 0, out.output
     np.testing.assert_allclose(np.load(tmp_path / "c.npy"),
                                calscope.deconvolve(y, 30.0, order=1, penalty="l0").spikes,
                                rtol=1e-4, atol=1e-5)
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis", "--config",
-               tmp_path / "s.yaml", "--order", 2, "--out", tmp_path / "o.npy")
+    out = _oasis(tmp_path / "in.npy", "--fs", 30, "--config", tmp_path / "s.yaml",
+                 "--order", 2, "--out", tmp_path / "o.npy")
     assert out.exit_code == 0, out.output
     np.testing.assert_allclose(np.load(tmp_path / "o.npy"),
                                calscope.deconvolve(y, 30.0, order=2, penalty="l0").spikes,
@@ -84,7 +89,7 @@ def test_deconvolve_round_trip(tmp_path, sim, fmt, out_fmt):
     src = tmp_path / f"in.{fmt}"
     _write_input(fmt, src, y)
     dst = tmp_path / f"out.{out_fmt}"
-    out = _run("deconvolve", src, "--fs", 30, "--method", "oasis", "--out", dst)
+    out = _oasis(src, "--fs", 30, "--out", dst)
     assert out.exit_code == 0, out.output
     if out_fmt == "npy":
         spikes = np.load(dst)
@@ -108,8 +113,7 @@ def test_deconvolve_1d_npy_gives_1d_npy(tmp_path, sim):
     y[-50:] = np.nan
     y[100:105] = np.nan
     np.save(tmp_path / "in.npy", y)
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis",
-               "--out", tmp_path / "out.npy")
+    out = _oasis(tmp_path / "in.npy", "--fs", 30, "--out", tmp_path / "out.npy")
     assert out.exit_code == 0, out.output
     spikes = np.load(tmp_path / "out.npy")
     assert spikes.shape == y.shape and spikes.dtype == np.float32
@@ -166,8 +170,7 @@ def test_bad_row_warns_and_rest_processed(tmp_path, sim):
     y = sim.fluorescence.astype(np.float64).copy()
     y[2] = 0.5
     np.save(tmp_path / "in.npy", y)
-    out = _run("deconvolve", tmp_path / "in.npy", "--fs", 30, "--method", "oasis",
-               "--out", tmp_path / "s.npy")
+    out = _oasis(tmp_path / "in.npy", "--fs", 30, "--out", tmp_path / "s.npy")
     assert out.exit_code == 0 and "row 2" in out.output
     spikes = np.load(tmp_path / "s.npy")
     assert np.isnan(spikes[2]).all() and np.isfinite(spikes[[0, 1, 3]]).all()
@@ -207,8 +210,7 @@ def test_bad_rows_numbered_in_the_whole_input_even_across_chunks(tmp_path, monke
     y = np.vstack([sim.fluorescence, np.full((2, 600), np.nan)])  # rows 4, 5: a whole chunk
     y[1] = 0.5  # constant
     np.save(tmp_path / "t.npy", y)
-    res = _run("deconvolve", tmp_path / "t.npy", "--fs", 30, "--method", "oasis",
-               "--out", tmp_path / "s.npy")
+    res = _oasis(tmp_path / "t.npy", "--fs", 30, "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
     for row in (1, 4, 5):
         assert f"row {row}:" in res.output
@@ -222,19 +224,18 @@ def test_upsampled_traces_are_solved_at_their_native_rate(tmp_path):
     low = simulate.traces(3, 2400, 7.8, seed=4).fluorescence.astype(np.float64)
     up = signal.resample(low, 30769, axis=1)  # 7.8 → 100 Hz, band-limited
     np.save(tmp_path / "up.npy", up)
-    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--method", "oasis",
-               "--out", tmp_path / "s.npz")
+    out = _oasis(tmp_path / "up.npy", "--fs", 100, "--out", tmp_path / "s.npz")
     assert out.exit_code == 0, out.output
     assert "treated as recorded at 7.8" in out.output or "recorded at 7.79" in out.output
     saved = np.load(tmp_path / "s.npz")
     direct = calscope.deconvolve(up, 100.0)
     assert float(saved["native_fs"]) == pytest.approx(direct.native_fs)
     np.testing.assert_allclose(saved["spikes"], direct.spikes, rtol=1e-4, atol=1e-5)
-    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 100,
-               "--method", "oasis", "--out", tmp_path / "plain.npz")
+    out = _oasis(tmp_path / "up.npy", "--fs", 100, "--native-fs", 100, "--out",
+                 tmp_path / "plain.npz")
     assert out.exit_code == 0 and "treated as" not in out.output
     assert float(np.load(tmp_path / "plain.npz")["native_fs"]) == 100.0
-    out = _run("deconvolve", tmp_path / "up.npy", "--fs", 100, "--native-fs", 200,
-               "--method", "oasis", "--out", tmp_path / "bad.npz")
+    out = _oasis(tmp_path / "up.npy", "--fs", 100, "--native-fs", 200, "--out",
+                 tmp_path / "bad.npz")
     assert out.exit_code != 0 and "native_fs=200" in out.output
     assert not (tmp_path / "bad.npz").exists()
