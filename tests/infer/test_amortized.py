@@ -88,6 +88,8 @@ def test_cells_inferred_in_blocks_match_one_pass(sim, model, monkeypatch):
             np.testing.assert_allclose(blocks.params[key], value, rtol=1e-5, err_msg=key)
     assert seen == [3, 6, 8, 3, 6, 8]
     assert np.all(np.isnan(blocks.spikes[2])) and np.isnan(blocks.params["gain"][2])
+    for field in ("spikes", "lower", "upper", "calcium"):  # each its own array
+        assert getattr(blocks, field).base is None, field
     drawn = model.infer(y, FS, n_samples=3, seed=2)
     assert drawn.samples.shape == (3, 8, 4000)
     assert np.array_equal(np.isnan(drawn.samples[0]), np.isnan(blocks.spikes))

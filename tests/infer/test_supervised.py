@@ -265,6 +265,9 @@ def test_cells_inferred_in_blocks_match_one_pass_and_rows_are_reported_once(tiny
     for name in ("spikes", "lower", "upper"):
         np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), atol=1e-6)
     np.testing.assert_array_equal(blocks.params["sn"], whole.params["sn"])
+    # separate arrays: keeping the spikes alone frees the band (analyze keeps only the spikes)
+    for name in ("spikes", "lower", "upper"):
+        assert getattr(whole, name).base is None, name  # its own array, not a view
     with pytest.raises(InputError, match="every trace"):
         tiny.infer(y[[1, 3]], 30.0)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,21 +111,23 @@ class AmortizedModel:
                    and _fingerprint(norm.x) == self.fingerprint)
         generator = torch.Generator(self.device).manual_seed(seed)
         cells, n = norm.x.shape
-        out = np.empty((4, cells, n))  # spikes, lower, upper, calcium
+        # spikes, lower, upper, calcium: separate arrays, so keeping one does not keep the others
+        out = tuple(np.empty((cells, n)) for _ in range(4))
         samples = np.empty((n_samples, cells, n)) if n_samples else None
         params: list[dict[str, np.ndarray]] = []
         for rows in cell_blocks(cells, n, progress):
             params.append(self._infer_block(norm.take(rows), fs, n_samples, generator,
-                                            rows if trained else None, out[:, rows],
+                                            rows if trained else None, [a[rows] for a in out],
                                             None if samples is None else samples[:, rows]))
         joined = {k: np.concatenate([p[k] for p in params]) for k in params[0]}
         return _result(norm, *out, samples, joined, fs)
 
     def _infer_block(self, norm: Normalized, fs: float, n_samples: int,
-                     generator: torch.Generator, trained_rows: slice | None, out: np.ndarray,
-                     samples: np.ndarray | None) -> dict[str, np.ndarray]:
-        """Infer the cells of ``norm`` into ``out`` ((4, cells, T): spikes, lower, upper,
-        calcium) and ``samples`` ((n_samples, cells, T) or None); returns their parameters.
+                     generator: torch.Generator, trained_rows: slice | None,
+                     out: Sequence[np.ndarray], samples: np.ndarray | None
+                     ) -> dict[str, np.ndarray]:
+        """Infer the cells of ``norm`` into ``out`` (four (cells, T) arrays: spikes, lower,
+        upper, calcium) and ``samples`` ((n_samples, cells, T) or None); returns their parameters.
         ``trained_rows``: where they sit among the training cells (None: new cells)."""
         probs, draws = self._posterior(norm, n_samples, generator)
         if samples is not None:
@@ -136,9 +138,9 @@ class AmortizedModel:
         else:
             lower = np.quantile(draws, 0.05, axis=0)
             upper = np.quantile(draws, 0.95, axis=0)
-        out[0] = self._blend(norm, probs, fs)
-        out[1], out[2] = np.minimum(lower, out[0]), np.maximum(upper, out[0])
-        out[3], params = self._calcium(norm, out[0], trained_rows)
+        out[0][:] = self._blend(norm, probs, fs)
+        out[1][:], out[2][:] = np.minimum(lower, out[0]), np.maximum(upper, out[0])
+        out[3][:], params = self._calcium(norm, out[0], trained_rows)
         return params
 
     def _blend(self, norm: Normalized, probs: np.ndarray, fs: float) -> np.ndarray:

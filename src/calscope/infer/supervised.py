@@ -115,12 +115,13 @@ class SupervisedModel:
                              f"{MIN_SAMPLES} frames)")
         rate = working_rate(y, fs, native_fs, lowest=FS_RANGE[0])
         cells, n = y.shape
-        out = np.full((3, cells, n), np.nan)  # spikes, lower, upper
+        # spikes, lower, upper: separate arrays, so keeping one does not keep the others
+        out = tuple(np.full((cells, n), np.nan) for _ in range(3))
         sn = np.full(cells, np.nan)
         bad = np.ones(cells, dtype=bool)
         # blocks of cells bound the memory of the intermediate arrays (~70 bytes per sample)
         for rows in cell_blocks(cells, n_frames_at(n, fs, MODEL_FS), progress):
-            bad[rows] = self._infer_block(y[rows], fs, rate, out[:, rows], sn[rows])
+            bad[rows] = self._infer_block(y[rows], fs, rate, [a[rows] for a in out], sn[rows])
         warn_unusable_rows(require_usable(bad), stacklevel=3)
         _warn_if_not_dff(sn)
         spikes, lower, upper = out
@@ -129,11 +130,11 @@ class SupervisedModel:
         return SpikeInference(spikes, lower, upper, None, params={"sn": sn}, fs=float(fs),
                               native_fs=rate)
 
-    def _infer_block(self, y: np.ndarray, fs: float, rate: float, out: np.ndarray,
+    def _infer_block(self, y: np.ndarray, fs: float, rate: float, out: Sequence[np.ndarray],
                      sn: np.ndarray) -> np.ndarray:
-        """Infer (cells, T) traces into ``out`` ((3, cells, T): spikes, lower, upper; left NaN
-        on unusable rows) and ``sn`` ((cells,)); returns the (cells,) bool unusable rows (not
-        reported here: :meth:`infer` reports them once, numbered in the whole input)."""
+        """Infer (cells, T) traces into ``out`` (three (cells, T) arrays: spikes, lower, upper;
+        left NaN on unusable rows) and ``sn`` ((cells,)); returns the (cells,) bool unusable
+        rows (not reported here: :meth:`infer` reports them once, numbered in the whole input)."""
         y30, observed = to_model_rate(y, fs)
         if unusable_rows(y30).all():
             return np.ones(y.shape[0], dtype=bool)
@@ -144,10 +145,11 @@ class SupervisedModel:
         out30[:, 0] = blend_with_oasis(out30[:, 0], self._oasis30(y, fs, rate, feats),
                                        self.settings.oasis_blend, observed,
                                        self.settings.oasis_blend_form)
-        for k in range(3):
-            out[k] = counts_to_rate(out30[:, k], MODEL_FS, fs, y.shape[1])
-        out[1], out[2] = np.minimum(out[1], out[0]), np.maximum(out[2], out[0])
-        out[:, ~np.isfinite(y) | feats.bad[:, None]] = np.nan
+        spikes, lower, upper = (counts_to_rate(out30[:, k], MODEL_FS, fs, y.shape[1])
+                                for k in range(3))
+        missing = ~np.isfinite(y) | feats.bad[:, None]
+        for a, value in zip(out, (spikes, np.minimum(lower, spikes), np.maximum(upper, spikes))):
+            a[:] = np.where(missing, np.nan, value)
         sn[:] = np.where(feats.bad, np.nan, feats.sn)
         return feats.bad
 
