@@ -11,8 +11,8 @@ import typer
 
 from calscope.cli.common import (DEFAULT_METHOD, app, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.spikes import (CELL_TYPE_HELP, DEVICE_HELP, check_cell_type_option,
-                                 check_device_option, infer_spikes,
+from calscope.cli.spikes import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEVICE_HELP,
+                                 check_cell_type_option, check_device_option, infer_spikes,
                                  native_rate_note, to_dff)
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
@@ -67,7 +67,7 @@ def analyze_command(
                                          "probabilities: skip spike inference.")] = False,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
-    all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     dff: Annotated[Optional[bool], typer.Option(
         "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
         "before spike inference (F0: running maximin baseline, 60 s). Default: on for a "

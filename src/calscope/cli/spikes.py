@@ -105,7 +105,8 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 @friendly
 def deconvolve_command(
     input: Annotated[Path, typer.Argument(help="Traces: .npy, .csv (Spikefinder), .mat, .h5, "
-                                          "CASCADE .mat, or a Suite2p output folder.")],
+                                          "CASCADE .mat, a CaImAn results .hdf5 (cnm.save), "
+                                          "or a Suite2p output folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .npy (cells × T float32 "
                                       "spikes per frame; T for a 1-D input), .csv "
                                       "(Spikefinder layout) or .npz (every result field, "
@@ -129,8 +130,7 @@ def deconvolve_command(
                                                  "by the noise constraint.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
-    all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs, not only "
-                                           "iscell.")] = False,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     optimize_g: Annotated[bool, typer.Option("--optimize-g", help="oasis: refit each cell's "
                                              "decay time on its spikes (slower; off by "
                                              "default).")]
@@ -208,6 +208,8 @@ def to_dff(data: TraceData) -> tuple[np.ndarray, str]:
             f"ΔF/F computed from {source} (running maximin baseline, 60 s)")
 
 
+ALL_ROIS_HELP = ("Suite2p and CaImAn: every ROI, not only those accepted as cells (iscell.npy; "
+                 "CaImAn's idx_components).")
 CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
                   "default; principal neurons), inhibitory (labelled interneurons: their spike "
                   "counts) or any (trained on both); see docs/supervised.md.")
@@ -321,7 +323,7 @@ def train_command(
     = None,
     key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
     = None,
-    all_rois: Annotated[bool, typer.Option("--all-rois", help="Suite2p: all ROIs.")] = False,
+    all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     native_fs: Annotated[Optional[float], typer.Option(
         help="amortized: the rate (Hz) INPUT was recorded at, when it was resampled up to --fs "
              "(default: detected; the --fs value turns detection off).")] = None,

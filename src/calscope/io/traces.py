@@ -1,4 +1,4 @@
-"""Read fluorescence traces from files: NPY, CSV, MATLAB, HDF5, CASCADE and Suite2p.
+"""Read fluorescence traces from files: NPY, CSV, MATLAB, HDF5, CASCADE, CaImAn and Suite2p.
 
 ``read_traces`` picks a reader from the file extension (a folder is read as Suite2p output),
 checks what it read and returns a ``TraceData`` with traces as ``(cells, T)`` float32, NaN
@@ -17,12 +17,13 @@ import h5py
 import numpy as np
 
 from calscope.errors import InputError, unreadable
+from calscope.io.caiman import is_caiman, read_caiman
 from calscope.io.cascade import cascade_trial_table
 from calscope.io.matlab import load_mat
 from calscope.validation import as_trace_matrix, check_fs, check_usable, unusable_rows
 
 NEUROPIL_COEFF = 0.7
-SUPPORTED = ".npy, .csv, .mat, .h5, .hdf5 or a Suite2p output folder"
+SUPPORTED = ".npy, .csv, .mat, .h5, .hdf5 (a dataset, or CaImAn results), or a Suite2p folder"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class TraceData:
         rows: (cells,) int64, which rows / ROIs / columns / trials of the input these are.
         names: a label per row (CSV header, "roi 12", "trial 0", "row 3").
         source: the path read.
-        fmt: "npy", "csv", "mat", "h5", "suite2p" or "cascade".
+        fmt: "npy", "csv", "mat", "h5", "caiman", "suite2p" or "cascade".
         was_1d: the input was a single 1-D trace.
     """
 
@@ -74,11 +75,14 @@ def read_traces(
             neuron names, one column per neuron, one row per frame, empty or NaN fields as
             padding); ``.mat`` with a 2-D numeric variable, or a CASCADE ground-truth file
             (its trials become rows, NaN-padded to the longest); ``.h5``/``.hdf5`` with a 2-D
-            dataset; or a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``,
+            dataset, or a CaImAn results file (``cnm.save``: ``estimates/F_dff``, ΔF/F, else
+            ``C + YrA`` with a warning; fs from ``params/data/fr``); or a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``,
             ``ops.npy``; F − 0.7·Fneu when Fneu is present).
         fs: sampling rate in Hz; overrides the one stored in the file.
-        key: the variable (``.mat``) or dataset (``.h5``) to read, when the file holds several.
-        all_rois: Suite2p only: keep every ROI, not only those ``iscell.npy`` marks as cells.
+        key: the variable (``.mat``) or dataset (``.h5``) to read, when the file holds several
+            (given for a CaImAn file, that dataset is read as a plain HDF5 one).
+        all_rois: Suite2p and CaImAn: keep every ROI, not only those ``iscell.npy`` marks as
+            cells (the components of CaImAn's ``idx_components``).
         require_fs: raise when neither the file nor ``fs`` gives a sampling rate.
 
     Returns:
@@ -151,7 +155,8 @@ def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
     if suffix == ".mat":
         return _read_mat(path, key)
     if suffix in (".h5", ".hdf5"):
-        return _read_hdf5(path, key, fmt="h5")
+        return _read_caiman(path, all_rois) if key is None and _holds_caiman(path) \
+            else _read_hdf5(path, key, fmt="h5")
     raise InputError(f"{path}: unknown trace format '{suffix}'; use {SUPPORTED}")
 
 
@@ -277,6 +282,22 @@ def _read_hdf5(path: Path, key: str | None, *, fmt: str) -> _Read:
     except OSError as error:
         raise unreadable(path, "HDF5", error) from error
     return _Read(values.T if fmt == "mat" else values, fmt=fmt)
+
+
+def _holds_caiman(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as handle:
+            return is_caiman(handle)
+    except OSError as error:
+        raise unreadable(path, "HDF5", error) from error
+
+
+def _read_caiman(path: Path, all_rois: bool) -> _Read:
+    """A CaImAn results file: ΔF/F (else C + YrA) of the accepted components."""
+    with h5py.File(path, "r") as handle:
+        found = read_caiman(handle, path, all_rois)
+    return _Read(found.values, fmt="caiman", fs=found.fs, rows=found.rows,
+                 names=tuple(f"component {row}" for row in found.rows))
 
 
 def _read_cascade(path: Path) -> _Read:
