@@ -17,6 +17,7 @@ from calscope.cli.spikes import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEVICE_HELP,
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE
+from calscope.io.caiman import read_caiman_fov
 from calscope.io.stimulus import read_stimulus
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
@@ -24,6 +25,8 @@ from calscope.pipeline.analysis import RESULTS_NAMES, analyze, read_analysis, wr
 from calscope.population.result import AnalysisResult
 
 REPORT_FORMATS = ("html", "png")
+#: the field of view (image and ROI labels) of the trace formats that carry footprints
+FOV_READERS = {"suite2p": read_suite2p_fov, "caiman": read_caiman_fov}
 
 
 def written_line(paths: list[Path], root: Path) -> str:
@@ -115,7 +118,8 @@ def analyze_command(
             notes.append(f"spikes by the shipped supervised model of "
                          f"{cell_type or DEFAULT_CELL_TYPE} cells (--cell-type)")
         seconds["spike inference"] = round(time.perf_counter() - start, 3)
-    fov = read_suite2p_fov(input, data.rows) if data.fmt == "suite2p" else None
+    fov_reader = FOV_READERS.get(data.fmt)
+    fov = None if fov_reader is None else fov_reader(input, data.rows)
     if fov is not None and fov.kind != "mean image":
         notes.append(f"field of view: {fov.kind}")
     if stimulus is not None:
@@ -126,7 +130,7 @@ def analyze_command(
         meta["fov_kind"] = fov.kind
     else:
         meta["skipped"] = {"field of view": "no footprints in the input (a Suite2p folder with "
-                                            "stat.npy gives them)"}
+                                            "stat.npy or a CaImAn file gives them)"}
     fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}
     with step_progress("analysing") as progress:
         result = analyze(np.asarray(activity), data.fs, traces=traces,

@@ -1,8 +1,10 @@
 """CaImAn results files: the HDF5 that ``cnm.save(path)`` writes after CNMF or CNMF-E.
 
 CaImAn stores the fitted object as nested groups: ``estimates/`` holds the traces of each
-component (``C`` denoised, ``YrA`` the residual, ``F_dff`` ΔF/F once ``detrend_df_f`` has run)
-and ``idx_components`` (the components its quality checks accepted); ``params/data/fr`` is the
+component (``C`` denoised, ``YrA`` the residual, ``F_dff`` ΔF/F once ``detrend_df_f`` has run),
+``idx_components`` (the components its quality checks accepted), the footprints ``A`` (a sparse
+pixels × components matrix stored as its CSC arrays, pixels in Fortran order of ``dims``), the
+background ``b`` and, when computed, the correlation image ``Cn``; ``params/data/fr`` is the
 frame rate. A field that was ``None`` is stored as the string ``"NoneType"``.
 """
 
@@ -14,11 +16,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import scipy.sparse
 
-from calscope.errors import InputError
+from calscope.errors import InputError, unreadable
+from calscope.io.suite2p_fov import FieldOfView
 
 #: the trace CaImAn's ΔF/F is stored as, and the fallback without it
 DFF_FIELD, DENOISED_FIELD, RESIDUAL_FIELD = "F_dff", "C", "YrA"
+#: a footprint's pixels labelled as its ROI: weight ≥ this fraction of the footprint's peak
+FOOTPRINT_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,52 @@ def read_caiman(handle: h5py.File, path: Path, all_rois: bool = False) -> Caiman
     rate = _numeric(handle, "params/data/fr")
     fs = float(rate) if rate is not None and rate.size == 1 and float(rate) > 0 else None
     return CaimanTraces(values[rows], fs, rows, is_dff)
+
+
+def read_caiman_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
+    """The field of view of the CaImAn components ``rows``: labels from the footprints (each
+    component's pixels of at least `FOOTPRINT_FRACTION` of its peak weight) over the correlation
+    image (``Cn``), else the background (``b``), else the footprints' own weights; None when the
+    file has no footprints or no 2-D ``dims``.
+
+    Raises:
+        InputError: the footprints do not cover ``rows`` or the ``dims``.
+    """
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as handle:
+            estimates = handle["estimates"]
+            dims = _numeric(estimates, "dims")
+            parts = [_numeric(estimates, f"A/{name}") for name in ("data", "indices", "indptr",
+                                                                   "shape")]
+            if dims is None or dims.size != 2 or any(part is None for part in parts):
+                return None
+            correlation, background = _numeric(estimates, "Cn"), _numeric(estimates, "b")
+    except OSError as error:
+        raise unreadable(path, "HDF5", error) from error
+    shape = (int(dims[0]), int(dims[1]))
+    data, indices, indptr, size = parts
+    footprints = scipy.sparse.csc_matrix((data, indices, indptr), shape=tuple(int(n) for n in size))
+    if (footprints.shape[0] != shape[0] * shape[1]
+            or np.max(rows, initial=-1) >= footprints.shape[1]):
+        raise InputError(f"{path}: the footprints estimates/A ({footprints.shape[0]} pixels × "
+                         f"{footprints.shape[1]} components) do not match dims {shape} and the "
+                         f"{len(rows)} components read; the file is inconsistent")
+    labels = np.zeros(shape, dtype=np.int32)
+    weights = np.zeros(shape, dtype=np.float32)
+    for i, row in enumerate(rows):
+        image = footprints[:, int(row)].toarray().reshape(shape, order="F")
+        peak = float(image.max(initial=0.0))
+        if peak > 0:
+            labels[image >= FOOTPRINT_FRACTION * peak] = i + 1
+            weights += (image / peak).astype(np.float32)
+    if correlation is not None and correlation.shape == shape:
+        return FieldOfView(correlation.astype(np.float32), labels, "correlation image")
+    if background is not None and background.shape[0] == shape[0] * shape[1]:
+        image = background.reshape(shape[0] * shape[1], -1).sum(axis=1)
+        return FieldOfView(image.reshape(shape, order="F").astype(np.float32), labels,
+                           "background image")
+    return FieldOfView(weights, labels, "footprint weights (no Cn or b)")
 
 
 def _numeric(group: h5py.Group, name: str) -> np.ndarray | None:

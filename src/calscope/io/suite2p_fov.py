@@ -18,7 +18,8 @@ from calscope.errors import InputError, unreadable
 @dataclass(frozen=True)
 class FieldOfView:
     """``image`` (Y, X) float32, ``labels`` (Y, X) int32 (0 = none, i + 1 = ROI ``rows[i]``),
-    and ``kind``: "mean image" or "ROI weights (no ops.npy)"."""
+    and ``kind``, what the image is: for Suite2p "mean image" or "ROI weights (no ops.npy)"
+    (CaImAn's: `calscope.io.caiman.read_caiman_fov`)."""
 
     image: np.ndarray
     labels: np.ndarray
