@@ -155,8 +155,7 @@ def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
     if suffix == ".mat":
         return _read_mat(path, key)
     if suffix in (".h5", ".hdf5"):
-        return _read_caiman(path, all_rois) if key is None and _holds_caiman(path) \
-            else _read_hdf5(path, key, fmt="h5")
+        return _read_hdf5(path, key, fmt="h5", all_rois=all_rois)
     raise InputError(f"{path}: unknown trace format '{suffix}'; use {SUPPORTED}")
 
 
@@ -266,8 +265,10 @@ def _read_mat(path: Path, key: str | None) -> _Read:
     return _Read(values, fmt="mat")
 
 
-def _read_hdf5(path: Path, key: str | None, *, fmt: str) -> _Read:
-    """A dataset of an HDF5 file; MATLAB v7.3 files (``fmt="mat"``) store arrays transposed."""
+def _read_hdf5(path: Path, key: str | None, *, fmt: str, all_rois: bool = False) -> _Read:
+    """A dataset of an HDF5 file, or with ``fmt="h5"`` and no ``key`` a CaImAn results file's
+    ΔF/F (else C + YrA) of the accepted components (all with ``all_rois``); MATLAB v7.3 files
+    (``fmt="mat"``) store arrays transposed."""
     arrays: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
 
     def collect(name: str, item: object) -> None:
@@ -276,28 +277,16 @@ def _read_hdf5(path: Path, key: str | None, *, fmt: str) -> _Read:
 
     try:
         with h5py.File(path, "r") as handle:
+            if fmt == "h5" and key is None and is_caiman(handle):
+                found = read_caiman(handle, path, all_rois)
+                return _Read(found.values, fmt="caiman", fs=found.fs, rows=found.rows,
+                             names=tuple(f"component {row}" for row in found.rows))
             handle.visititems(collect)
             name = _pick(path, None if key is None else key.strip("/"), arrays)
             values = np.asarray(handle[name][()])
     except OSError as error:
         raise unreadable(path, "HDF5", error) from error
     return _Read(values.T if fmt == "mat" else values, fmt=fmt)
-
-
-def _holds_caiman(path: Path) -> bool:
-    try:
-        with h5py.File(path, "r") as handle:
-            return is_caiman(handle)
-    except OSError as error:
-        raise unreadable(path, "HDF5", error) from error
-
-
-def _read_caiman(path: Path, all_rois: bool) -> _Read:
-    """A CaImAn results file: ΔF/F (else C + YrA) of the accepted components."""
-    with h5py.File(path, "r") as handle:
-        found = read_caiman(handle, path, all_rois)
-    return _Read(found.values, fmt="caiman", fs=found.fs, rows=found.rows,
-                 names=tuple(f"component {row}" for row in found.rows))
 
 
 def _read_cascade(path: Path) -> _Read:
