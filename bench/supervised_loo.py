@@ -24,7 +24,10 @@ The amortized column is read from bench/results/infer_accuracy.json (an earlier 
 protocol) when present.
 
 Run: ``python bench/supervised_loo.py [--groups DS09,DS17] [--set epochs=12] [--folds-dir DIR]
-[--rescore] [--never-train DS22,DS23] [--models NAME] [--card MODEL.pt]`` (``--set simulated_minutes=0`` trains without the simulated recordings).
+[--rescore] [--never-train DS22,DS23] [--models NAME] [--card MODEL.pt] [--train-spikefinder 4]``
+(``--set simulated_minutes=0`` trains without the simulated recordings; ``--train-spikefinder``
+adds Spikefinder sets to every fold's training, at the rate they were recorded, which makes
+their scores in sample).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from calscope import metrics  # noqa: E402
 from calscope.config import SupervisedSettings  # noqa: E402
 from calscope.infer import supervised  # noqa: E402
 from calscope.infer.card_check import check_recordings  # noqa: E402
+from calscope.deconv.bandwidth import native_rate  # noqa: E402
 from calscope.deconv.resample import counts_to_rate, resample  # noqa: E402
 from calscope.io.ground_truth import load_spikefinder  # noqa: E402
 from calscope.io.shared_data import shared_data_dir  # noqa: E402
@@ -159,11 +163,24 @@ def held_out_traces(group: str, data: Path) -> list[metrics.ScoringTrace]:
          for r in supervised.load_cascade_dataset(d)])
 
 
+def spikefinder_at_native_rate(data: Path, names: Sequence[str]) -> list:
+    """The Spikefinder sets ``names`` as ground truth at the rate each neuron was recorded
+    (detected; the released files hold it resampled up to 100 Hz)."""
+    recordings = []
+    for name in names:
+        for rec in load_spikefinder(data / "ground_truth" / "spikefinder", name):
+            fs = native_rate(rec.dff, rec.fs)
+            dff = resample(rec.dff, rec.fs, fs)
+            recordings.append(replace(rec, dff=dff, time=np.arange(dff.size) / fs, fs=fs))
+    return recordings
+
+
 def fold_model(group: str, data: Path, overrides: dict, cache: Path,
-               never: Sequence[str] = ()) -> tuple[supervised.SupervisedModel, float]:
-    """The fold's model trained without the group (nor the datasets in ``never``), and its
-    training seconds: read from ``cache`` when a model with the same settings is kept there,
-    else trained and kept."""
+               never: Sequence[str] = (), spikefinder: Sequence[str] = ()
+               ) -> tuple[supervised.SupervisedModel, float]:
+    """The fold's model trained without the group (nor the datasets in ``never``) and with
+    the Spikefinder sets ``spikefinder``, and its training seconds: read from ``cache`` when a
+    model with the same settings is kept there, else trained and kept."""
     name = fold_file(group)
     kept = cache / f"{name}.pt"
     settings = SupervisedSettings(**overrides)
@@ -173,8 +190,9 @@ def fold_model(group: str, data: Path, overrides: dict, cache: Path,
         if model.settings.model_copy(update=inference) == settings:
             return (model.with_oasis_blend(settings.oasis_blend, settings.oasis_blend_form),
                     float(model.card.get("train_seconds", float("nan"))))
-    model = supervised.train(supervised.load_ground_truth(data / "ground_truth" / "cascade",
-                                                          exclude=[*GROUPS[group], *never]),
+    recordings = supervised.load_ground_truth(data / "ground_truth" / "cascade",
+                                              exclude=[*GROUPS[group], *never])
+    model = supervised.train(recordings + spikefinder_at_native_rate(data, spikefinder),
                              checkpoint=cache / f"{name}.ckpt",
                              progress=lambda e, n, loss: print(f"  {group} epoch {e}/{n} loss "
                                                                f"{loss:.4f}", flush=True),
@@ -198,8 +216,8 @@ def with_inference_settings(model: supervised.SupervisedModel, settings: Supervi
 
 
 def run_fold(group: str, data: Path, overrides: dict, cache: Path,
-             never: Sequence[str] = ()) -> dict:
-    model, train_s = fold_model(group, data, overrides, cache, never)
+             never: Sequence[str] = (), spikefinder: Sequence[str] = ()) -> dict:
+    model, train_s = fold_model(group, data, overrides, cache, never, spikefinder)
     traces = held_out_traces(group, data)
     network = model.with_oasis_blend(0.0)
     t1 = time.perf_counter()
@@ -208,7 +226,7 @@ def run_fold(group: str, data: Path, overrides: dict, cache: Path,
     oasis = oasis_predictions(traces)
     result = {  # "supervised", "SF4", "SF6": the network alone; "blends": with OASIS mixed in
         "group": group, "train_s": train_s, "infer_s": infer_s, "settings": overrides,
-        "never_trained": list(never),
+        "never_trained": list(never), "spikefinder_trained": list(spikefinder),
         "supervised": metrics.score_predictions(traces, preds)["per_dataset"],
         "oasis": metrics.score_predictions(traces, oasis)["per_dataset"],
         "counts": count_stats(preds, traces),
@@ -311,6 +329,9 @@ def main() -> None:
                    help="dataset prefixes left out of every fold's training and summary (e.g. "
                    "the interneuron datasets, for a model of one cell class); groups made only "
                    "of them are skipped")
+    p.add_argument("--train-spikefinder", default="",
+                   help="Spikefinder sets added to every fold's training (e.g. 4), at the rate "
+                   "they were recorded; their scores are then in sample")
     p.add_argument("--card", type=Path, default=None,
                    help="a model (.pt) whose card gets these scores as its 'validation'")
     args = p.parse_args()
@@ -318,6 +339,7 @@ def main() -> None:
     data = args.data or shared_data_dir()
     overrides = {k: v for s in args.set for k, v in parse_settings(s).items()}
     never = [d.strip() for d in args.never_train.split(",") if d.strip()]
+    spikefinder = [d.strip() for d in args.train_spikefinder.split(",") if d.strip()]
     args.folds_dir.mkdir(parents=True, exist_ok=True)
     models = CACHE_DIR / (args.models or args.folds_dir.name)
     if args.out is None:
@@ -330,16 +352,17 @@ def main() -> None:
         path = args.folds_dir / f"{fold_file(group)}.json"
         stored = json.loads(path.read_text()) if path.is_file() else {}
         kept = (stored.get("settings") == overrides
-                and stored.get("never_trained", []) == never)
+                and stored.get("never_trained", []) == never
+                and stored.get("spikefinder_trained", []) == spikefinder)
         if kept and not args.rescore:
             folds[group] = stored
             if "low_rate" not in folds[group]:  # a fold scored before the low-rate column
-                model, _ = fold_model(group, data, overrides, models, never)
+                model, _ = fold_model(group, data, overrides, models, never, spikefinder)
                 folds[group]["low_rate"] = low_rate_scores(model, held_out_traces(group, data))
                 write_json(path, folds[group])
             continue
         print(f"fold {group}: training without {GROUPS[group]}", flush=True)
-        folds[group] = run_fold(group, data, overrides, models, never)
+        folds[group] = run_fold(group, data, overrides, models, never, spikefinder)
         write_json(path, folds[group])
     if never:
         folds = {g: without(f, never) for g, f in folds.items()}
@@ -367,10 +390,12 @@ def main() -> None:
     sf6 = [at_weight(f, weight)["SF6"] for f in folds.values() if "SF6" in f]
     print(format_table(header, table))
     print(f"supervised ({blend}) beats OASIS on {wins} of {len(table) - 1} datasets")
-    print(f"Spikefinder 4 (official score), fold models: mean {np.mean(sf4):.3f} "
-          f"(min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
+    trained = ", in sample" if spikefinder else ""
+    print(f"Spikefinder 4 (official score{trained if '4' in spikefinder else ''}), fold models: "
+          f"mean {np.mean(sf4):.3f} (min {np.min(sf4):.3f}, max {np.max(sf4):.3f})")
     if sf6:
-        print(f"Spikefinder 6 (official score), trained without DS17: {sf6[0]:.3f}")
+        print(f"Spikefinder 6 (official score{trained if '6' in spikefinder else ''}), trained "
+              f"without DS17: {sf6[0]:.3f}")
     print(f"* amortized: column {column} of {previous.name} (an earlier run, same protocol)")
     blends = blend_summary(folds)
     if blends:
