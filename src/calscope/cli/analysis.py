@@ -11,13 +11,14 @@ import typer
 
 from calscope.cli.common import (DEFAULT_METHOD, app, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.spikes import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEVICE_HELP,
+from calscope.cli.spikes import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEVICE_HELP, KEY_HELP,
                                  check_cell_type_option, check_device_option, infer_spikes,
                                  native_rate_note, to_dff)
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE
 from calscope.io.caiman import read_caiman_fov
+from calscope.io.nwb import read_nwb_fov
 from calscope.io.stimulus import read_stimulus
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
@@ -26,7 +27,7 @@ from calscope.population.result import AnalysisResult
 
 REPORT_FORMATS = ("html", "png")
 #: the field of view (image and ROI labels) of the trace formats that carry footprints
-FOV_READERS = {"suite2p": read_suite2p_fov, "caiman": read_caiman_fov}
+FOV_READERS = {"suite2p": read_suite2p_fov, "caiman": read_caiman_fov, "nwb": read_nwb_fov}
 
 
 def written_line(paths: list[Path], root: Path) -> str:
@@ -68,13 +69,13 @@ def analyze_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     spikes: Annotated[bool, typer.Option("--spikes", help="INPUT already holds spike "
                                          "probabilities: skip spike inference.")] = False,
-    key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
+    key: Annotated[Optional[str], typer.Option(help=KEY_HELP)]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     dff: Annotated[Optional[bool], typer.Option(
         "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
         "before spike inference (F0: running maximin baseline, 60 s). Default: on for a "
-        "Suite2p folder (its F is raw), else off.")] = None,
+        "Suite2p folder or an NWB Fluorescence series (raw), else off.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv, population "
                                                    "sections).")] = None,
     stimulus: Annotated[Optional[Path], typer.Option(help="Stimulus label per frame (.npy, "
@@ -100,7 +101,7 @@ def analyze_command(
     labels = None if stimulus is None else read_stimulus(stimulus, data.traces.shape[1])
     notes: list[str] = []
     traces = None if spikes else data.traces
-    if not spikes and ((data.fmt == "suite2p") if dff is None else dff):
+    if not spikes and (data.raw_fluorescence if dff is None else dff):
         traces, note = to_dff(data)
         notes.append(note)
     seconds = {}

@@ -128,7 +128,7 @@ def deconvolve_command(
     lam: Annotated[Optional[float], typer.Option(help="oasis: L1 penalty λ (trace units); "
                                                  "default: --config's, else found per cell "
                                                  "by the noise constraint.")] = None,
-    key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
+    key: Annotated[Optional[str], typer.Option(help=KEY_HELP)]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     optimize_g: Annotated[bool, typer.Option("--optimize-g", help="oasis: refit each cell's "
@@ -157,8 +157,9 @@ def deconvolve_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     dff: Annotated[Optional[bool], typer.Option(
         "--dff/--no-dff", help="Convert the input from raw fluorescence to ΔF/F = (F − F0) / F0 "
-        "first (F0: running maximin baseline, 60 s). Default: on for a Suite2p folder with "
-        "--method supervised (the network needs ΔF/F; Suite2p's F is raw), else off.")] = None,
+        "first (F0: running maximin baseline, 60 s). Default: on for a Suite2p folder or an "
+        "NWB Fluorescence series with --method supervised (the network needs ΔF/F; their "
+        "traces are raw), else off.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
@@ -186,7 +187,7 @@ def deconvolve_command(
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
     traces = data.traces
-    if (data.fmt == "suite2p" and method == "supervised") if dff is None else dff:
+    if (data.raw_fluorescence and method == "supervised") if dff is None else dff:
         traces, note = to_dff(data)
         err_console.print(note, highlight=False)
     result = infer_spikes(traces, data.fs, method, settings, input.name, model=model,
@@ -203,13 +204,15 @@ def deconvolve_command(
 def to_dff(data: TraceData) -> tuple[np.ndarray, str]:
     """The traces read as ΔF/F (:func:`calscope.extract.delta_f_over_f`, default baseline), and
     a note saying so."""
-    source = "Suite2p's F − 0.7·Fneu" if data.fmt == "suite2p" else "the input fluorescence"
+    source = {"suite2p": "Suite2p's F − 0.7·Fneu",
+              "nwb": "the NWB file's fluorescence series"}.get(data.fmt, "the input fluorescence")
     return (delta_f_over_f(data.traces, data.fs),
             f"ΔF/F computed from {source} (running maximin baseline, 60 s)")
 
 
-ALL_ROIS_HELP = ("Suite2p and CaImAn: every ROI, not only those accepted as cells (iscell.npy; "
-                 "CaImAn's idx_components).")
+KEY_HELP = "Variable (.mat), dataset (.h5) or ROI series (.nwb) to read."
+ALL_ROIS_HELP = ("Suite2p, CaImAn and NWB: every ROI, not only those accepted as cells "
+                 "(iscell.npy or an NWB iscell column; CaImAn's idx_components).")
 CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
                   "default; principal neurons), inhibitory (labelled interneurons: their spike "
                   "counts) or any (trained on both); see docs/supervised.md.")
@@ -321,7 +324,7 @@ def train_command(
              "amortized: auto (the default: a GPU when torch sees one, else the CPU), cpu, "
              "cuda, cuda:N or mps.")]
     = None,
-    key: Annotated[Optional[str], typer.Option(help="Variable (.mat) or dataset (.h5) to read.")]
+    key: Annotated[Optional[str], typer.Option(help=KEY_HELP)]
     = None,
     all_rois: Annotated[bool, typer.Option("--all-rois", help=ALL_ROIS_HELP)] = False,
     native_fs: Annotated[Optional[float], typer.Option(

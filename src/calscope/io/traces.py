@@ -1,4 +1,4 @@
-"""Read fluorescence traces from files: NPY, CSV, MATLAB, HDF5, CASCADE, CaImAn and Suite2p.
+"""Read fluorescence traces from files: NPY, CSV, MATLAB, HDF5, CASCADE, CaImAn, NWB and Suite2p.
 
 ``read_traces`` picks a reader from the file extension (a folder is read as Suite2p output),
 checks what it read and returns a ``TraceData`` with traces as ``(cells, T)`` float32, NaN
@@ -20,10 +20,12 @@ from calscope.errors import InputError, unreadable
 from calscope.io.caiman import is_caiman, read_caiman
 from calscope.io.cascade import cascade_trial_table
 from calscope.io.matlab import load_mat
+from calscope.io.nwb import read_nwb
 from calscope.validation import as_trace_matrix, check_fs, check_usable, unusable_rows
 
 NEUROPIL_COEFF = 0.7
-SUPPORTED = ".npy, .csv, .mat, .h5, .hdf5 (a dataset, or CaImAn results), or a Suite2p folder"
+SUPPORTED = (".npy, .csv, .mat, .h5, .hdf5 (a dataset, or CaImAn results), .nwb (ROI traces), "
+             "or a Suite2p folder")
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,10 @@ class TraceData:
         rows: (cells,) int64, which rows / ROIs / columns / trials of the input these are.
         names: a label per row (CSV header, "roi 12", "trial 0", "row 3").
         source: the path read.
-        fmt: "npy", "csv", "mat", "h5", "caiman", "suite2p" or "cascade".
+        fmt: "npy", "csv", "mat", "h5", "caiman", "nwb", "suite2p" or "cascade".
         was_1d: the input was a single 1-D trace.
+        raw_fluorescence: the format says the traces are fluorescence, not ΔF/F (Suite2p's F,
+            an NWB ``Fluorescence`` series), so the supervised method needs ΔF/F computed.
     """
 
     traces: np.ndarray
@@ -47,6 +51,7 @@ class TraceData:
     source: str
     fmt: str
     was_1d: bool
+    raw_fluorescence: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class _Read:
     fs: float | None = None
     rows: np.ndarray | None = None
     names: tuple[str, ...] | None = None
+    raw_fluorescence: bool = False
 
 
 def read_traces(
@@ -76,13 +82,18 @@ def read_traces(
             padding); ``.mat`` with a 2-D numeric variable, or a CASCADE ground-truth file
             (its trials become rows, NaN-padded to the longest); ``.h5``/``.hdf5`` with a 2-D
             dataset, or a CaImAn results file (``cnm.save``: ``estimates/F_dff``, ΔF/F, else
-            ``C + YrA`` with a warning; fs from ``params/data/fr``); or a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``,
-            ``ops.npy``; F − 0.7·Fneu when Fneu is present).
+            ``C + YrA`` with a warning; fs from ``params/data/fr``); ``.nwb``, the ROI traces
+            of a ``DfOverF`` container, else of a ``Fluorescence`` one (− 0.7 × its neuropil
+            series), fs from the series' rate or timestamps (:func:`calscope.io.nwb.read_nwb`);
+            or a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``, ``ops.npy``;
+            F − 0.7·Fneu when Fneu is present).
         fs: sampling rate in Hz; overrides the one stored in the file.
-        key: the variable (``.mat``) or dataset (``.h5``) to read, when the file holds several
-            (given for a CaImAn file, that dataset is read as a plain HDF5 one).
-        all_rois: Suite2p and CaImAn: keep every ROI, not only those ``iscell.npy`` marks as
-            cells (the components of CaImAn's ``idx_components``).
+        key: the variable (``.mat``), dataset (``.h5``) or series (``.nwb``) to read, when the
+            file holds several (given for a CaImAn file, that dataset is read as a plain HDF5
+            one).
+        all_rois: Suite2p, CaImAn and NWB: keep every ROI, not only those ``iscell.npy`` (an
+            NWB segmentation's ``iscell`` column) marks as cells (the components of CaImAn's
+            ``idx_components``).
         require_fs: raise when neither the file nor ``fs`` gives a sampling rate.
 
     Returns:
@@ -109,6 +120,7 @@ def read_traces(
         source=str(path),
         fmt=read.fmt,
         was_1d=np.ndim(read.values) == 1,
+        raw_fluorescence=read.raw_fluorescence,
     )
 
 
@@ -156,6 +168,8 @@ def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
         return _read_mat(path, key)
     if suffix in (".h5", ".hdf5"):
         return _read_hdf5(path, key, fmt="h5", all_rois=all_rois)
+    if suffix == ".nwb":
+        return _read_nwb(path, key, all_rois)
     raise InputError(f"{path}: unknown trace format '{suffix}'; use {SUPPORTED}")
 
 
@@ -289,6 +303,14 @@ def _read_hdf5(path: Path, key: str | None, *, fmt: str, all_rois: bool = False)
     return _Read(values.T if fmt == "mat" else values, fmt=fmt)
 
 
+def _read_nwb(path: Path, key: str | None, all_rois: bool) -> _Read:
+    """An NWB file's ROI traces (:func:`calscope.io.nwb.read_nwb`), rows named by ROI id."""
+    found = read_nwb(path, key, all_rois, NEUROPIL_COEFF)
+    return _Read(found.values, fmt="nwb", fs=found.fs, rows=found.rows,
+                 names=tuple(f"roi {roi}" for roi in found.ids),
+                 raw_fluorescence=not found.is_dff)
+
+
 def _read_cascade(path: Path) -> _Read:
     """A CASCADE ground-truth file: trials as rows, NaN-padded to the longest trial."""
     values, rate, rows = cascade_trial_table(path)
@@ -334,6 +356,7 @@ def _read_suite2p(folder: Path, all_rois: bool) -> _Read:
         fs=_suite2p_rate(plane / "ops.npy"),
         rows=rows,
         names=tuple(f"roi {row}" for row in rows),
+        raw_fluorescence=True,
     )
 
 
