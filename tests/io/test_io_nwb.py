@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pynwb import NWBHDF5IO, NWBFile
+from pynwb import NWBHDF5IO, NWBFile, validate
 from pynwb.base import Images
 from pynwb.image import GrayscaleImage
 from pynwb.ophys import (DfOverF, Fluorescence, ImageSegmentation, OpticalChannel,
@@ -187,3 +187,60 @@ def test_deconvolve_and_analyze_read_an_nwb_file_without_fs(tmp_path: Path) -> N
     assert (analysis / "figures" / "fov.png").is_file()
     with np.load(analysis / "results.npz") as saved:
         assert saved["fov_labels"].max() == 3
+
+
+def test_deconvolve_writes_a_copy_of_the_nwb_file_with_the_spikes(tmp_path: Path) -> None:
+    path = suite2p_like(tmp_path / "s2p.nwb", timestamps=True)
+    before = path.read_bytes()
+    out = tmp_path / "with_spikes.nwb"
+    run = CliRunner().invoke(app, ["deconvolve", str(path), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert path.read_bytes() == before  # the input is never changed
+    assert validate(path=str(out)) == []  # pynwb's schema validator finds nothing wrong
+    reference = tmp_path / "spikes.npz"
+    assert CliRunner().invoke(app, ["deconvolve", str(path), "--out", str(reference)]).exit_code == 0
+    cells = np.flatnonzero(ISCELL)
+    with NWBHDF5IO(str(out), "r") as io, np.load(reference) as saved:
+        nwb = io.read()
+        results = nwb.processing["ophys"]["calscope"]
+        assert set(results.roi_response_series) == {"spikes", "lower", "upper"}
+        spikes = results["spikes"]
+        assert spikes.unit == "spikes per frame"
+        np.testing.assert_allclose(spikes.data[:].T, saved["spikes"], rtol=1e-6)
+        np.testing.assert_array_equal(spikes.rois.data[:], cells)
+        assert spikes.rois.table is nwb.processing["ophys"]["ImageSegmentation"][
+            "PlaneSegmentation"]
+        np.testing.assert_array_equal(spikes.timestamps[:], nwb.processing["ophys"][
+            "Fluorescence"]["Fluorescence"].timestamps[:])
+        assert nwb.processing["ophys"]["Fluorescence"]["Fluorescence"].data.shape == (T, N)
+    again = CliRunner().invoke(app, ["deconvolve", str(out), "--out", str(tmp_path / "x.nwb")])
+    assert again.exit_code != 0 and "already holds calscope results" in again.output
+    assert not (tmp_path / "x.nwb").exists()
+
+
+def test_oasis_results_keep_the_inputs_units(tmp_path: Path) -> None:
+    path = nwb_file(tmp_path / "dff.nwb", {"DfOverF": {"RoiResponseSeries": DFF}})
+    out = tmp_path / "oasis.nwb"
+    run = CliRunner().invoke(app, ["deconvolve", str(path), "--method", "oasis", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    with NWBHDF5IO(str(out), "r") as io:
+        results = io.read().processing["ophys"]["calscope"]
+        assert {"spikes", "calcium"} <= set(results.roi_response_series)
+        assert results["spikes"].unit == "n.a." and results["spikes"].rate == FS
+        assert results["spikes"].data.shape == (T, N)
+
+
+@pytest.mark.parametrize("source, message", [("npy", "is npy: use .npz"),
+                                             ("same", "is the NWB file read")])
+def test_nwb_output_needs_another_file_of_an_nwb_input(tmp_path: Path, source, message) -> None:
+    if source == "npy":
+        path = tmp_path / "traces.npy"
+        np.save(path, DFF.T)
+        args = [str(path), "--fs", "15", "--out", str(tmp_path / "out.nwb")]
+    else:
+        path = nwb_file(tmp_path / "dff.nwb", {"DfOverF": {"RoiResponseSeries": DFF}})
+        args = [str(path), "--out", str(path)]
+    before = path.read_bytes()
+    run = CliRunner().invoke(app, ["deconvolve", *args])
+    assert run.exit_code != 0 and message in run.output
+    assert path.read_bytes() == before

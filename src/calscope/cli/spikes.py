@@ -21,6 +21,7 @@ from calscope.infer.blend import BLEND_FORMS
 from calscope.infer.cell_types import DEFAULT_CELL_TYPE, check_cell_type
 from calscope.infer.torch_device import resolve_device
 from calscope.io.traces import TraceData, read_traces
+from calscope.io.nwb import write_nwb_result
 from calscope.io.writers import RESULT_FORMATS, write_result
 from calscope.validation import check_usable, warn_unusable_rows
 
@@ -109,8 +110,9 @@ def deconvolve_command(
                                           "or a Suite2p output folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .npy (cells × T float32 "
                                       "spikes per frame; T for a 1-D input), .csv "
-                                      "(Spikefinder layout) or .npz (every result field, "
-                                      "cells × T, and the input's row indices).")],
+                                      "(Spikefinder layout), .npz (every result field, "
+                                      "cells × T, and the input's row indices) or, for an NWB "
+                                      "input, .nwb (a copy of it with the results added).")],
     fs: Annotated[Optional[float], typer.Option(help="Sampling rate (Hz); required unless the "
                                                 "format carries it.")] = None,
     method: Annotated[str, typer.Option(help=f"Spike inference method: {', '.join(METHODS)} "
@@ -163,9 +165,9 @@ def deconvolve_command(
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (deconv section).")] = None,
 ) -> None:
     """Infer spikes from fluorescence traces and write them to OUT."""
-    if out.suffix.lower() not in RESULT_FORMATS:
+    if out.suffix.lower() not in (*RESULT_FORMATS, ".nwb"):
         raise InputError(f"--out {out}: cannot write '{out.suffix or 'no extension'}' files; "
-                         f"use one of {', '.join(RESULT_FORMATS)}")
+                         f"use one of {', '.join(RESULT_FORMATS)} (or .nwb for an NWB input)")
     if method not in METHODS:
         raise InputError(f"--method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
     check_oasis_options(method, order, penalty, lam, optimize_g)
@@ -186,6 +188,9 @@ def deconvolve_command(
     check_device_option(device, method)
     settings = settings_from(config)
     data = read_traces(input, fs=fs, key=key, all_rois=all_rois)
+    if out.suffix.lower() == ".nwb" and data.fmt != "nwb":
+        raise InputError(f"--out {out}: results are written to NWB as a copy of an NWB input "
+                         f"(its ROIs and frames); {input} is {data.fmt}: use .npz")
     traces = data.traces
     if (data.raw_fluorescence and method == "supervised") if dff is None else dff:
         traces, note = to_dff(data)
@@ -195,7 +200,10 @@ def deconvolve_command(
                           optimize_g=optimize_g, oasis_blend=oasis_blend, native_fs=native_fs,
                           cell_type=cell_type, device=device, oasis_blend_form=oasis_blend_form)
     native_rate_note(result, data.fs)
-    write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
+    if out.suffix.lower() == ".nwb":
+        write_nwb_result(out, result, input, data.rows, key)
+    else:
+        write_result(out, result, data.rows, names=data.names, was_1d=data.was_1d)
     n_spk = np.nansum(result.spikes)
     err_console.print(f"wrote {out}: {result.spikes.shape[0]} cells × {result.spikes.shape[1]} "
                       f"frames at {data.fs:g} Hz (total spike signal {n_spk:.3g})", highlight=False)

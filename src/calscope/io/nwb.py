@@ -7,22 +7,34 @@ fluorescence; Suite2p's export adds ``Neuropil`` and ``Deconvolved`` series of t
 type). The ROIs' shapes are the segmentation's ``image_mask`` (ROIs × Y × X) or
 ``pixel_mask`` (x = column, y = row, weight); Suite2p adds an ``iscell`` column. Read with
 pynwb, so any file that pynwb opens (its cached extensions included) can be read.
+
+Results go back as a copy of the file read with one more container, `RESULTS_CONTAINER`, in
+the module of the series read (:func:`write_nwb_result`); the file read is never changed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from calscope.errors import InputError, unreadable
 from calscope.io.suite2p_fov import FieldOfView
+from calscope.io.writers import atomic_path
 
 #: a footprint's pixels labelled as its ROI: weight ≥ this fraction of the footprint's peak
 MASK_FRACTION = 0.2
 #: series (or containers) with these words in their name are not a cell's own fluorescence
 NEUROPIL_WORDS, NOT_FLUORESCENCE_WORDS = ("neuropil",), ("neuropil", "deconv", "spike", "spks")
+#: the container (of type Fluorescence, as Suite2p's "Deconvolved") results are written to
+RESULTS_CONTAINER = "calscope"
+#: fields of a spike inference result in spikes per frame (OASIS's are in the input's units)
+COUNT_FIELDS = ("spikes", "lower", "upper")
 
 
 @dataclass(frozen=True)
@@ -65,15 +77,8 @@ def read_nwb(path: str | Path, key: str | None = None, all_rois: bool = False,
         InputError: the file cannot be read, holds no ROI traces, several fit (pick one with
             ``key``), ``key`` names none, or the series disagrees with its ROIs.
     """
-    from pynwb import NWBHDF5IO
-
     path = Path(path)
-    try:
-        io = NWBHDF5IO(str(path), mode="r")
-        nwbfile = io.read()
-    except Exception as error:  # pynwb and h5py raise many kinds for a file they cannot read
-        raise unreadable(path, "NWB", error) from error
-    try:
+    with _opened(path) as (_, nwbfile):
         found = _roi_series(nwbfile)
         series, is_dff = _choose(found, key, path)
         values = _as_rois_by_time(series, path)
@@ -97,8 +102,56 @@ def read_nwb(path: str | Path, key: str | None = None, all_rois: bool = False,
         ids = np.asarray(table.id.data[:], dtype=np.int64)[region[keep]]
         return NwbTraces(values[keep], _rate(series, path), region[keep], ids, _name(series),
                          is_dff, None if neuropil is None else _name(neuropil))
-    finally:
-        io.close()
+
+
+def write_nwb_result(path: str | Path, result: Any, source: str | Path, rows: np.ndarray,
+                     key: str | None = None) -> Path:
+    """Write a copy of the NWB file ``source`` with ``result`` added, atomically.
+
+    The series :func:`read_nwb` reads from ``source`` (with ``key``) fixes the module, the
+    plane segmentation and the frames. Every array field of ``result`` shaped like its
+    ``spikes``, (cells, T) (``spikes``, ``lower``, ``upper``, ``calcium``, ...), becomes a
+    ``RoiResponseSeries`` of that name (data frames × cells, float32) over the segmentation
+    rows ``rows`` (:attr:`NwbTraces.rows`), with the source series' rate or timestamps, in a
+    container `RESULTS_CONTAINER` of that module.
+
+    Raises:
+        InputError: ``path`` is ``source`` itself, the module already holds results, or the
+            result's frames differ from the series'.
+    """
+    from pynwb import NWBHDF5IO
+    from pynwb.ophys import Fluorescence, RoiResponseSeries
+
+    path, source = Path(path), Path(source)
+    if path.resolve() == source.resolve():
+        raise InputError(f"--out {path}: is the NWB file read; write the results to a new file "
+                         "(a copy of it with the results added)")
+    with _opened(source) as (io, nwbfile):
+        series, _ = _choose(_roi_series(nwbfile), key, source)
+        module = series.parent.parent
+        if RESULTS_CONTAINER in module.data_interfaces:
+            raise InputError(f"{source}: module {module.name!r} already holds calscope results "
+                             f"({RESULTS_CONTAINER!r}); start from the file without them")
+        shape = (len(rows), _as_shape(series)[1])
+        if np.shape(result.spikes) != shape:
+            raise InputError(f"{source}: spikes of shape {np.shape(result.spikes)} do not match "
+                             f"{shape[0]} ROIs × the {shape[1]} frames of {_name(series)}")
+        arrays = {field.name: np.asarray(getattr(result, field.name))
+                  for field in dataclasses.fields(result)
+                  if np.shape(getattr(result, field.name)) == shape}
+        timing = ({"timestamps": series} if series.timestamps is not None
+                  else {"rate": float(series.rate), "starting_time": series.starting_time})
+        region = series.rois.table.create_roi_table_region(
+            region=[int(r) for r in rows], description="the ROIs calscope inferred spikes for")
+        counts = hasattr(result, "lower")  # spike inference: expected spikes per frame
+        made = [RoiResponseSeries(name=name, data=values.T.astype(np.float32), rois=region,
+                                  unit="spikes per frame" if counts and name in COUNT_FIELDS
+                                  else "n.a.", description=f"calscope {name}", **timing)
+                for name, values in arrays.items()]
+        module.add(Fluorescence(name=RESULTS_CONTAINER, roi_response_series=made))
+        with atomic_path(path) as temporary, NWBHDF5IO(str(temporary), mode="w") as out:
+            out.export(src_io=io, nwbfile=nwbfile)
+    return path
 
 
 def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
@@ -108,17 +161,10 @@ def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
     (Suite2p's ``meanImg`` first) or else the masks' own weights; None when the file has no
     segmentation with masks.
     """
-    from pynwb import NWBHDF5IO
     from pynwb.base import Images
     from pynwb.ophys import PlaneSegmentation
 
-    path = Path(path)
-    try:
-        io = NWBHDF5IO(str(path), mode="r")
-        nwbfile = io.read()
-    except Exception as error:
-        raise unreadable(path, "NWB", error) from error
-    try:
+    with _opened(Path(path)) as (_, nwbfile):
         segmentations = [obj for obj in nwbfile.objects.values()
                          if isinstance(obj, PlaneSegmentation)]
         if len(segmentations) != 1:
@@ -143,6 +189,20 @@ def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
             return FieldOfView(image, labels, "mean image" if "mean" in name.lower()
                                else f"image {name!r}")
         return FieldOfView(weights, labels, "ROI masks (no image in the file)")
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[tuple[Any, Any]]:
+    """The pynwb reader of ``path`` and the file it read, closed on exit."""
+    from pynwb import NWBHDF5IO
+
+    try:
+        io = NWBHDF5IO(str(path), mode="r")
+        nwbfile = io.read()
+    except Exception as error:  # pynwb and h5py raise many kinds for a file they cannot read
+        raise unreadable(path, "NWB", error) from error
+    try:
+        yield io, nwbfile
     finally:
         io.close()
 
@@ -181,8 +241,9 @@ def _choose(found: list, key: str | None, path: Path) -> tuple[object, bool]:
             raise InputError(f"{path}: --key {key!r} names {len(matches) or 'no'} series; "
                              f"the file holds {names}")
         return matches[0], isinstance(matches[0].parent, DfOverF)
-    dff = [s for s in found if isinstance(s.parent, DfOverF)]
-    fluorescence = [s for s in found if not isinstance(s.parent, DfOverF)
+    inputs = [s for s in found if s.parent.name != RESULTS_CONTAINER]  # not calscope's output
+    dff = [s for s in inputs if isinstance(s.parent, DfOverF)]
+    fluorescence = [s for s in inputs if not isinstance(s.parent, DfOverF)
                     and not _has_word(s, NOT_FLUORESCENCE_WORDS)]
     candidates = dff or fluorescence
     if len(candidates) != 1:

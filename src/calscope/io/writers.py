@@ -1,6 +1,6 @@
 """Write spikes and results to files, atomically.
 
-Every writer writes into a temporary file beside the target (``.<name>.tmp-<random>``) and
+Every writer writes into a temporary file beside the target (``.<name>.tmp-<random><suffix>``) and
 renames it over the target only when complete, so a failed or interrupted write never leaves a
 partial output: the target is either untouched or whole, and the temporary file is removed.
 """
@@ -26,26 +26,36 @@ _CSV_CHUNK_ROWS = 4096
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, *, text: bool = False) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to (for writers that open files themselves);
+    renamed to ``path`` on success.
 
     Creates the parent folder if missing. On any exception the temporary file is deleted and
-    ``path`` is left as it was. Text mode writes UTF-8 with untranslated newlines.
+    ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}{path.suffix}")
     try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, *, text: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success
+    (:func:`atomic_path`). Text mode writes UTF-8 with untranslated newlines.
+    """
+    with atomic_path(path) as temporary:
         if text:
             handle: IO[Any] = open(temporary, "x", encoding="utf-8", newline="")
         else:
             handle = open(temporary, "xb")
         with handle:
             yield handle
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_spikes(
