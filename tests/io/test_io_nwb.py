@@ -198,7 +198,8 @@ def test_deconvolve_writes_a_copy_of_the_nwb_file_with_the_spikes(tmp_path: Path
     assert path.read_bytes() == before  # the input is never changed
     assert validate(path=str(out)) == []  # pynwb's schema validator finds nothing wrong
     reference = tmp_path / "spikes.npz"
-    assert CliRunner().invoke(app, ["deconvolve", str(path), "--out", str(reference)]).exit_code == 0
+    made = CliRunner().invoke(app, ["deconvolve", str(path), "--out", str(reference)])
+    assert made.exit_code == 0, made.output
     cells = np.flatnonzero(ISCELL)
     with NWBHDF5IO(str(out), "r") as io, np.load(reference) as saved:
         nwb = io.read()
@@ -221,7 +222,8 @@ def test_deconvolve_writes_a_copy_of_the_nwb_file_with_the_spikes(tmp_path: Path
 def test_oasis_results_keep_the_inputs_units(tmp_path: Path) -> None:
     path = nwb_file(tmp_path / "dff.nwb", {"DfOverF": {"RoiResponseSeries": DFF}})
     out = tmp_path / "oasis.nwb"
-    run = CliRunner().invoke(app, ["deconvolve", str(path), "--method", "oasis", "--out", str(out)])
+    run = CliRunner().invoke(app, ["deconvolve", str(path), "--method", "oasis",
+                                   "--out", str(out)])
     assert run.exit_code == 0, run.output
     with NWBHDF5IO(str(out), "r") as io:
         results = io.read().processing["ophys"]["calscope"]
