@@ -24,7 +24,7 @@ WINDOW = 90
 DEAD_CELL = 39
 FOV_SHAPE = (96, 128)
 ALL_SKIPPED = {
-    "field of view": "no footprints in the input (a Suite2p folder with stat.npy or a CaImAn file gives them)",
+    "field of view": "no footprints in the input (a Suite2p folder with stat.npy, a CaImAn file or an NWB file with ROI masks gives them)",
     "order": "rastermap failed: too few neurons",
     "coupling": "only 12 frames; the window needs 100",
     "correlations": "fewer than 2 usable neurons <in the window>",

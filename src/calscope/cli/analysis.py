@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from calscope.cli.common import (DEFAULT_METHOD, app, err_console, friendly, settings_from,
+from calscope.cli.common import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP,
+                                 KEY_HELP, app, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.spikes import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEVICE_HELP, KEY_HELP,
-                                 check_cell_type_option, check_device_option, infer_spikes,
+from calscope.cli.spikes import (check_cell_type_option, check_device_option, infer_spikes,
                                  native_rate_note, to_dff)
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
@@ -131,7 +131,8 @@ def analyze_command(
         meta["fov_kind"] = fov.kind
     else:
         meta["skipped"] = {"field of view": "no footprints in the input (a Suite2p folder with "
-                                            "stat.npy or a CaImAn file gives them)"}
+                                            "stat.npy, a CaImAn file or an NWB file with ROI "
+                                            "masks gives them)"}
     fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}
     with step_progress("analysing") as progress:
         result = analyze(np.asarray(activity), data.fs, traces=traces,

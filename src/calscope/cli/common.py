@@ -24,6 +24,16 @@ from calscope.errors import CalscopeError
 #: library's own stages build on it, and it takes raw fluorescence as well as ΔF/F.
 DEFAULT_METHOD = "supervised"
 
+#: help texts of options shared by `deconvolve`, `analyze` and `train`
+KEY_HELP = "Variable (.mat), dataset (.h5) or ROI series (.nwb) to read."
+ALL_ROIS_HELP = ("Suite2p, CaImAn and NWB: every ROI, not only those accepted as cells "
+                 "(iscell.npy or an NWB iscell column; CaImAn's idx_components).")
+CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
+                  "default; principal neurons), inhibitory (labelled interneurons: their spike "
+                  "counts) or any (trained on both); see docs/supervised.md.")
+DEVICE_HELP = ("amortized, supervised: where the network runs: auto (the default: a GPU when "
+               "torch sees one, else the CPU), cpu, cuda, cuda:N or mps.")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="calscope: calcium imaging traces → spikes → population dynamics.")
 out_console = Console()

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from calscope.cli.common import (DEFAULT_METHOD, app, cell_progress, epoch_progress,
-                                 err_console, friendly, settings_from)
+from calscope.cli.common import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP,
+                                 KEY_HELP, app, cell_progress, epoch_progress, err_console,
+                                 friendly, settings_from)
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
 from calscope.deconv.bandwidth import native_rate
@@ -107,7 +108,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
 def deconvolve_command(
     input: Annotated[Path, typer.Argument(help="Traces: .npy, .csv (Spikefinder), .mat, .h5, "
                                           "CASCADE .mat, a CaImAn results .hdf5 (cnm.save), "
-                                          "or a Suite2p output folder.")],
+                                          ".nwb ROI traces, or a Suite2p output folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .npy (cells × T float32 "
                                       "spikes per frame; T for a 1-D input), .csv "
                                       "(Spikefinder layout), .npz (every result field, "
@@ -218,14 +219,6 @@ def to_dff(data: TraceData) -> tuple[np.ndarray, str]:
             f"ΔF/F computed from {source} (running maximin baseline, 60 s)")
 
 
-KEY_HELP = "Variable (.mat), dataset (.h5) or ROI series (.nwb) to read."
-ALL_ROIS_HELP = ("Suite2p, CaImAn and NWB: every ROI, not only those accepted as cells "
-                 "(iscell.npy or an NWB iscell column; CaImAn's idx_components).")
-CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
-                  "default; principal neurons), inhibitory (labelled interneurons: their spike "
-                  "counts) or any (trained on both); see docs/supervised.md.")
-
-
 def check_oasis_options(method: str, order: Optional[int], penalty: Optional[str],
                         lam: Optional[float], optimize_g: bool) -> None:
     """Reject OASIS settings that are out of range, or given with another method: they would be
@@ -253,10 +246,6 @@ def check_cell_type_option(cell_type: Optional[str], method: str,
     if method != "supervised" or model is not None:
         raise InputError("--cell-type picks a shipped model of --method supervised (not with "
                          "--model, whose card says what it was trained on)")
-
-
-DEVICE_HELP = ("amortized, supervised: where the network runs: auto (the default: a GPU when "
-               "torch sees one, else the CPU), cpu, cuda, cuda:N or mps.")
 
 
 def check_device_option(device: Optional[str], method: str) -> None:

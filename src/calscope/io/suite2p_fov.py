@@ -19,7 +19,7 @@ from calscope.errors import InputError, unreadable
 class FieldOfView:
     """``image`` (Y, X) float32, ``labels`` (Y, X) int32 (0 = none, i + 1 = ROI ``rows[i]``),
     and ``kind``, what the image is: for Suite2p "mean image" or "ROI weights (no ops.npy)"
-    (CaImAn's: `calscope.io.caiman.read_caiman_fov`)."""
+    (CaImAn's: `calscope.io.caiman.read_caiman_fov`; NWB's: `calscope.io.nwb.read_nwb_fov`)."""
 
     image: np.ndarray
     labels: np.ndarray
