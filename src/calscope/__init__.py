@@ -1,4 +1,4 @@
-"""calscope: calcium imaging from traces (and, later, raw movies) to spikes and dynamics.
+"""calscope: calcium imaging from movies and traces to spikes and dynamics.
 
 Public API::
 
@@ -7,11 +7,12 @@ Public API::
     inf = calscope.deconvolve(traces, 30.0, method="amortized")   # VAE, SpikeInference
     sim = calscope.simulate.traces(50, 9000, 30.0)     # ground truth for tests
     data = calscope.io.read_traces("F.npy", fs=30.0)
+    registration = calscope.motion.register(calscope.io.read_movie("session.tif"))
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from calscope import io, simulate
+from calscope import io, motion, simulate
 from calscope.config import AmortizedSettings, DeconvSettings, Settings, SimulateSettings
 from calscope.deconv import Deconvolution
 from calscope.dispatch import deconvolve
@@ -25,6 +26,6 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "AmortizedSettings", "CalscopeError", "DeconvSettings", "Deconvolution", "InputError",
-    "Settings", "SimulateSettings", "SpikeInference", "__version__", "deconvolve", "io",
+    "Settings", "SimulateSettings", "SpikeInference", "__version__", "deconvolve", "io", "motion",
     "simulate",
 ]

@@ -109,12 +109,14 @@ def epoch_progress(label: str, epochs: int, score: str
 
 
 @contextlib.contextmanager
-def cell_progress(label: str, cells: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr over cells; yields ``update(done, total)`` (cells done)."""
+def count_progress(label: str, total: int, unit: str = "cells"
+                   ) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr over ``total`` items (cells, frames, ...); yields
+    ``update(done, total)``."""
     columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} cells"), TimeElapsedColumn())
+               TextColumn(f"{{task.completed}}/{{task.total}} {unit}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task(label, total=cells)
+        task = progress.add_task(label, total=total)
 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from calscope.cli.common import (ALL_ROIS_HELP, CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP,
-                                 KEY_HELP, app, cell_progress, epoch_progress, err_console,
+                                 KEY_HELP, app, count_progress, epoch_progress, err_console,
                                  friendly, settings_from)
 from calscope.config import AmortizedSettings, DeconvSettings, Settings
 from calscope.deconv import Deconvolution
@@ -44,7 +44,7 @@ def _deconvolve_chunks(traces: np.ndarray, fs: float, label: str, **kwargs: Any)
     if kwargs.get("native_fs") is None:
         kwargs["native_fs"] = native_rate(traces[rows], fs)
     parts = []
-    with cell_progress(label, len(rows)) as update:
+    with count_progress(label, len(rows)) as update:
         for start in range(0, len(rows), CHUNK_CELLS):
             chunk = rows[start:start + CHUNK_CELLS]
             parts.append(deconvolve(traces[chunk], fs, **kwargs))
@@ -83,7 +83,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
             trained = _train(traces, fs, settings.amortized, label, native_fs, device)
         if oasis_blend is not None:
             trained = trained.with_oasis_blend(oasis_blend)
-        with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
+        with count_progress(f"inferring spikes of {label}", len(traces)) as update:
             return trained.infer(traces, fs, n_samples=samples, native_fs=native_fs,
                                  progress=update)
     if method == "supervised":
@@ -93,7 +93,7 @@ def infer_spikes(traces: np.ndarray, fs: float, method: str, settings: Settings,
         network = network.with_oasis_blend(oasis_blend, oasis_blend_form)
         source = model or f"the shipped {network.card.get('cell_type', 'default')} model"
         err_console.print(f"supervised network: {source}, on {network.device}", highlight=False)
-        with cell_progress(f"inferring spikes of {label}", len(traces)) as update:
+        with count_progress(f"inferring spikes of {label}", len(traces)) as update:
             return network.infer(traces, fs, native_fs=native_fs, progress=update)
     base = settings.deconv
     return _deconvolve_chunks(traces, fs, f"deconvolving {label}", method=method,

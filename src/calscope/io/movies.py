@@ -33,7 +33,21 @@ from calscope.io.movie_formats import OPENERS
 MOVIE_SUFFIXES = tuple(OPENERS)
 
 
-class Movie:
+class LazyFrames:
+    """What lazy (T, Y, X) movies share: frames come out as float32, ``len`` is T.
+
+    Subclasses set ``shape`` and read frames in ``__getitem__`` (an int or a slice of time).
+    """
+
+    shape: tuple[int, int, int]
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
+class Movie(LazyFrames):
     """A movie file opened for lazy reading.
 
     Indexing reads only the frames asked for and returns float32 (the file's own type is
@@ -58,18 +72,6 @@ class Movie:
         self.source = source
         self.file_dtype = np.dtype(array.dtype)
         self._close = close
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The type frames are returned in (float32)."""
-        return np.dtype(np.float32)
-
-    @property
-    def ndim(self) -> int:
-        return 3
 
     def __getitem__(self, index: int | slice) -> np.ndarray:
         if isinstance(index, (int, np.integer)):

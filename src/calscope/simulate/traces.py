@@ -119,8 +119,8 @@ def traces(
     g_given = None if g is None else check_ar(g)
     _check_options(order if g_given is None else g_given.size, snr, sn, amplitude)
     for name, value in (("drift", drift), ("shot_noise", shot_noise)):
-        _check_number(name, value, minimum=0.0)
-    _check_number("baseline", baseline, minimum=-math.inf)
+        check_number(name, value, minimum=0.0)
+    check_number("baseline", baseline, minimum=-math.inf)
 
     spike_rng, decay_rng, amp_rng, noise_rng, shot_rng, drift_rng = make_rng(seed).spawn(6)
     if spikes is None:
@@ -251,14 +251,14 @@ def _check_options(order: int, snr: float, sn: float | None, amplitude: float | 
     """Raise InputError unless the kinetics, noise and amplitude options are usable."""
     if order not in (1, 2):
         raise InputError(f"order must be 1 or 2, got {order!r}")
-    _check_number("snr", snr, minimum=0.0, strict=True)
+    check_number("snr", snr, minimum=0.0, strict=True)
     if sn is not None:
-        _check_number("sn", sn, minimum=0.0)
+        check_number("sn", sn, minimum=0.0)
     if amplitude is not None:
-        _check_number("amplitude", amplitude, minimum=0.0, strict=True)
+        check_number("amplitude", amplitude, minimum=0.0, strict=True)
 
 
-def _check_number(name: str, value: object, *, minimum: float, strict: bool = False) -> None:
+def check_number(name: str, value: object, *, minimum: float, strict: bool = False) -> None:
     """Raise InputError unless ``value`` is a finite real number ≥ (or >) ``minimum``."""
     ok = isinstance(value, Real) and math.isfinite(value)
     if ok and (value <= minimum if strict else value < minimum):

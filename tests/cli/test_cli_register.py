@@ -1,0 +1,76 @@
+"""`calscope register`: a simulated moving movie in, the registered movie and its shifts out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from calscope import simulate
+from calscope.cli import app
+from calscope.io import read_movie, write_movie
+from calscope.io.bundle import read_bundle
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def moving() -> simulate.SimulatedMovie:
+    return simulate.movie(15, 120, (80, 96), motion_px=4.0, seed=2)
+
+
+def shift_error(found: np.ndarray, truth: np.ndarray) -> float:
+    """RMS error (pixels) once the template's own offset (the median difference) is removed."""
+    error = found - truth
+    return float(np.sqrt(np.mean((error - np.median(error, axis=0)) ** 2)))
+
+
+def test_register_writes_the_movie_and_its_shifts(tmp_path: Path,
+                                                  moving: simulate.SimulatedMovie) -> None:
+    source = write_movie(tmp_path / "raw.tif", moving.movie, fs=moving.fs)
+    result = runner.invoke(app, ["register", str(source), "--out", str(tmp_path / "reg.h5")])
+    assert result.exit_code == 0, result.output
+    assert "correlation registered" in result.output
+    arrays, meta = read_bundle(tmp_path / "reg.registration.npz")
+    assert shift_error(arrays["shifts"], moving.shifts) < 0.2
+    assert "block_shifts" in arrays and meta["fs"] == moving.fs
+    assert meta["metrics"]["crispness_registered"] > meta["metrics"]["crispness_raw"]
+    with read_movie(tmp_path / "reg.h5") as registered:
+        assert registered.shape == moving.movie.shape and registered.fs == moving.fs
+        frames = registered[:]
+    # registered frames agree with one another far better than the moving ones
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    assert frames[inner].std(axis=0).mean() < 0.8 * moving.movie[inner].std(axis=0).mean()
+
+
+def test_rigid_registration_of_an_hdf5_stored_frames_last(tmp_path: Path,
+                                                           moving: simulate.SimulatedMovie
+                                                           ) -> None:
+    with h5py.File(tmp_path / "raw.h5", "w") as handle:
+        handle["imaging"] = np.transpose(moving.movie, (1, 2, 0))
+    out = tmp_path / "reg.npy"
+    result = runner.invoke(app, ["register", str(tmp_path / "raw.h5"), "--axes", "YXT",
+                                 "--rigid", "--fs", "30", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    arrays, meta = read_bundle(tmp_path / "reg.registration.npz")
+    assert "block_shifts" not in arrays and meta["settings"]["nonrigid"] is False
+    assert shift_error(arrays["shifts"], moving.shifts) < 0.2
+    assert np.load(out).shape == moving.movie.shape
+
+
+def test_register_refuses_bad_requests(tmp_path: Path, moving: simulate.SimulatedMovie) -> None:
+    source = write_movie(tmp_path / "raw.npy", moving.movie[:10])
+    same = runner.invoke(app, ["register", str(source), "--out", str(source)])
+    assert same.exit_code == 2 and "overwrite the movie read" in same.output
+    axes = runner.invoke(app, ["register", str(source), "--axes", "TX", "--out",
+                               str(tmp_path / "r.tif")])
+    assert axes.exit_code == 2 and "--axes" in axes.output
+    shift = runner.invoke(app, ["register", str(source), "--max-shift", "60", "--out",
+                                str(tmp_path / "r.tif")])
+    assert shift.exit_code == 2 and "lower max_shift" in shift.output
+    suffix = runner.invoke(app, ["register", str(source), "--out", str(tmp_path / "r.avi")])
+    assert suffix.exit_code == 2 and "suffixes" in suffix.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.npy"]
