@@ -263,3 +263,37 @@ def test_assembly_match_pairs_sets_by_jaccard_and_counts_misses():
     # one to one: two found sets cannot both claim the same planted one
     assert metrics.assembly_match([a, a], [a, b]) == pytest.approx(0.5)
     assert metrics.assembly_match([], []) == 1.0 and metrics.assembly_match([a], []) == 0.0
+
+
+def _disk_masks(centres, shape=(30, 30), radius=3.0):
+    """(pixels, cells) footprints: Gaussian-ish blobs cut at `radius` around each centre."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    columns = []
+    for y, x in centres:
+        d2 = (yy - y) ** 2 + (xx - x) ** 2
+        columns.append(np.where(d2 <= radius ** 2, np.exp(-d2 / radius ** 2), 0.0).ravel())
+    return np.stack(columns, axis=1)
+
+
+def test_match_footprints_perfect_missing_and_spurious():
+    import scipy.sparse
+
+    truth = _disk_masks([(5, 5), (5, 20), (20, 12)])
+    perfect = metrics.match_footprints(scipy.sparse.csc_matrix(truth[:, ::-1]), truth)
+    assert perfect.f1 == perfect.precision == perfect.recall == 1.0
+    assert sorted(map(tuple, perfect.pairs)) == [(0, 2), (1, 1), (2, 0)]
+    np.testing.assert_allclose(perfect.iou, 1.0)
+
+    missing = metrics.match_footprints(truth[:, :2], truth)
+    assert missing.precision == 1.0 and missing.recall == pytest.approx(2 / 3)
+    assert missing.f1 == pytest.approx(0.8)
+
+    spurious = metrics.match_footprints(np.hstack([truth, _disk_masks([(25, 25)])]), truth)
+    assert spurious.precision == pytest.approx(0.75) and spurious.recall == 1.0
+
+    shifted = metrics.match_footprints(_disk_masks([(5, 6), (5, 27)]), truth[:, :2])
+    assert shifted.pairs.tolist() == [[0, 0]]  # one-pixel shift matches; 7 px apart does not
+    assert 0.3 < shifted.iou[0] < 1.0
+
+    nothing = metrics.match_footprints(np.zeros((900, 0)), truth)
+    assert nothing.f1 == 0.0 and nothing.recall == 0.0 and nothing.pairs.shape == (0, 2)

@@ -59,6 +59,45 @@ class MotionSettings(_Stage):
         return self
 
 
+class CnmfSettings(_Stage):
+    """Cell extraction by CNMF (`calscope.extract.cnmf`).
+
+    The defaults suit a 30 Hz two-photon GCaMP6 movie with cells about 10–15 px across (a
+    512 × 512 frame at ~1 µm per pixel) and also work on small test movies (cells 8–12 px
+    across): the initialization adapts to the noise, and components that do not look like
+    cells are kept but not accepted.
+    """
+
+    cell_radius_px: float = Field(6.0, gt=0, description="typical cell radius (pixels): sets "
+                                  "the initialization's matched filter and search window")
+    min_energy_z: float = Field(10.0, gt=0, description="initialization stops when no pixel's "
+                                "filtered energy beyond its noise reaches this z-score (lower "
+                                "finds fainter cells, and more noise)")
+    max_cells: int | None = Field(None, ge=1, description="most cells initialized; null: as "
+                                  "many as fit, one per (2·radius)² pixels")
+    n_background: int = Field(2, ge=1, le=10, description="rank of the non-negative "
+                              "background (static image + neuropil fluctuations)")
+    iterations: int = Field(3, ge=1, description="rounds of trace update (HALS + OASIS), "
+                            "footprint update and merging")
+    hals_sweeps: int = Field(3, ge=1, description="HALS passes per trace or footprint update")
+    grow_px: int = Field(2, ge=0, description="pixels a footprint may grow per update")
+    merge_threshold: float = Field(0.8, gt=-1, le=1, description="merge components with "
+                                   "overlapping footprints whose traces correlate above this")
+    order: Literal[1, 2] = Field(2, description="AR order of the OASIS fit of each trace")
+    baseline_window_s: float = Field(20.0, gt=0, description="time scale (s) of the slow "
+                                     "baseline removed from each trace (OASIS) and of the "
+                                     "background level in ΔF/F's denominator")
+    min_spatial_r: float = Field(0.8, ge=-1, le=1, description="accept a component only if its "
+                                 "footprint correlates at least this well with the data during "
+                                 "its activity")
+    min_snr: float = Field(3.0, ge=0, description="accept a component only if its calcium peak "
+                           "reaches this many noise σ")
+    chunk_frames: int = Field(500, ge=1, description="frames read at a time")
+    max_memory_gb: float = Field(8.0, gt=0, description="refuse movies whose two in-memory "
+                                 "copies (4 bytes per pixel and frame each) exceed this "
+                                 "(spatial patches are not implemented yet)")
+
+
 class DeconvSettings(_Stage):
     """Spike inference from traces (`calscope.deconvolve`)."""
 
@@ -229,6 +268,7 @@ class Settings(_Stage):
     """All stage settings; `calscope config --show` prints the defaults as YAML."""
 
     motion: MotionSettings = MotionSettings()
+    cnmf: CnmfSettings = CnmfSettings()
     deconv: DeconvSettings = DeconvSettings()
     amortized: AmortizedSettings = AmortizedSettings()
     supervised: SupervisedSettings = SupervisedSettings()

@@ -94,7 +94,8 @@ def _summary(registration: Registration, metrics: RegistrationMetrics, out: Path
     table.add_column("measure")
     table.add_column("value", justify="right")
     largest = np.abs(registration.shifts).max(axis=0)
-    table.add_row("largest rigid shift, rows / columns (px)", f"{largest[0]:.2f} / {largest[1]:.2f}")
+    table.add_row("largest rigid shift, rows / columns (px)",
+                  f"{largest[0]:.2f} / {largest[1]:.2f}")
     for name, value in metrics.as_dict().items():
         table.add_row(name.replace("_", " "), f"{value:.3f}")
     out_console.print(table)

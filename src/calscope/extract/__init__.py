@@ -1,5 +1,8 @@
-"""From movies and raw fluorescence to ΔF/F (cell extraction will live here too)."""
+"""From movies to cells and ΔF/F: summary images, CNMF cell extraction, ΔF/F of raw traces."""
 
+from calscope.extract.cnmf import Sources, cnmf
 from calscope.extract.dff import delta_f_over_f
+from calscope.extract.evaluate import Quality
+from calscope.extract.summary import SummaryImages, summary_images
 
-__all__ = ["delta_f_over_f"]
+__all__ = ["Quality", "Sources", "SummaryImages", "cnmf", "delta_f_over_f", "summary_images"]

@@ -7,8 +7,8 @@ when complete (see :mod:`calscope.io.writers`); a folder (``.zarr``) replaces an
 only then.
 
 Where each format keeps the frames, so that :func:`calscope.io.movies.read_movie` reads them
-back without ``--key``: TIFF pages (the rate in tifffile's JSON description); HDF5 dataset ``movie`` and Zarr
-array ``movie`` (the rate as their ``fs`` attribute).
+back without ``--key``: TIFF pages (the rate in tifffile's JSON description); HDF5 dataset
+``movie`` and Zarr array ``movie`` (the rate as their ``fs`` attribute).
 """
 
 from __future__ import annotations

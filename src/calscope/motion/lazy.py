@@ -9,7 +9,7 @@ import numpy as np
 
 from calscope.errors import InputError
 from calscope.io.movies import LazyFrames
-from calscope.motion.movie_input import MovieLike, check_finite, movie_shape
+from calscope.frames import MovieLike, check_finite, movie_shape
 from calscope.motion.result import Registration, frame_indices
 
 

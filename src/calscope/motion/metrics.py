@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calscope.errors import InputError
-from calscope.motion.movie_input import MovieLike, movie_shape, read_frames
+from calscope.frames import MovieLike, movie_shape, read_frames
 from calscope.motion.result import Registration
 
 

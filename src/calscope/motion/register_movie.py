@@ -9,7 +9,7 @@ import numpy as np
 from calscope.config import MotionSettings
 from calscope.errors import InputError
 from calscope.motion.blocks import block_grid, block_reference, block_shifts
-from calscope.motion.movie_input import MovieLike, movie_shape, read_frames
+from calscope.frames import MovieLike, movie_shape, read_frames
 from calscope.motion.phase import estimate, make_reference
 from calscope.motion.result import Registration
 from calscope.motion.template import build_template

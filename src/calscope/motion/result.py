@@ -12,7 +12,7 @@ import numpy as np
 from calscope.config import MotionSettings
 from calscope.errors import InputError
 from calscope.motion.blocks import interpolation_weights, pixel_field
-from calscope.motion.movie_input import check_finite
+from calscope.frames import check_finite
 from calscope.motion.warp import shift_frames, valid_pixels, warp_frame
 
 FrameSelection = int | slice | range | Sequence[int] | np.ndarray

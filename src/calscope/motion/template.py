@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from calscope.config import MotionSettings
-from calscope.motion.movie_input import MovieLike, read_frames
+from calscope.frames import MovieLike, read_frames
 from calscope.motion.phase import estimate, make_reference
 from calscope.motion.warp import shift_frames
 

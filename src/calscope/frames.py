@@ -1,25 +1,25 @@
-"""Checks on a movie given to registration, and reading it a chunk of frames at a time.
+"""Movies as the stages take them: checks, and reading a chunk of frames at a time.
 
 A movie is anything with a ``.shape`` of (T, Y, X) and numpy-style slicing along time
 (``movie[t0:t1]`` → an (n, Y, X) array of real numbers): an ndarray, np.memmap, h5py dataset,
-zarr array or a lazy movie. Nothing here reads more than the frames asked for.
+zarr array, `calscope.io.Movie` or `calscope.motion.RegisteredMovie`. Nothing here reads more
+than the frames asked for. Used by `calscope.motion` and `calscope.extract`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
 from calscope.errors import InputError
 
-#: Smallest frame side (pixels) that phase correlation can register.
-MIN_SIDE = 16
 _REAL_KINDS = "buif"  # bool, unsigned and signed integer, floating point
 
 
 class MovieLike(Protocol):
-    """What registration needs of a movie: its (T, Y, X) shape and slicing along time."""
+    """What a stage needs of a movie: its (T, Y, X) shape and slicing along time."""
 
     @property
     def shape(self) -> tuple[int, ...]: ...
@@ -27,12 +27,14 @@ class MovieLike(Protocol):
     def __getitem__(self, index: Any) -> Any: ...
 
 
-def movie_shape(movie: MovieLike, name: str = "movie") -> tuple[int, int, int]:
-    """(T, Y, X) of ``movie``; InputError when it is not a registrable movie."""
+def movie_shape(movie: MovieLike, name: str = "movie", *, task: str = "registration",
+                min_frames: int = 2, min_side: int = 16) -> tuple[int, int, int]:
+    """(T, Y, X) of ``movie``; InputError when it cannot be a movie for ``task`` (at least
+    ``min_frames`` frames of at least ``min_side`` pixels a side)."""
     shape = getattr(movie, "shape", None)
     if shape is None or not hasattr(movie, "__getitem__"):
         raise InputError(f"{name}: expected a (T, Y, X) array-like movie (ndarray, memmap, h5py "
-                         f"dataset, zarr array), got {type(movie).__name__}")
+                         f"dataset, zarr array, calscope Movie), got {type(movie).__name__}")
     dtype = getattr(movie, "dtype", None)
     if dtype is not None and np.dtype(dtype).kind not in _REAL_KINDS:
         raise InputError(f"{name}: frames must be real numbers, got dtype {dtype}; pass the "
@@ -42,12 +44,11 @@ def movie_shape(movie: MovieLike, name: str = "movie") -> tuple[int, int, int]:
                          "stack single frames along a first (time) axis, and pass one channel "
                          "or plane of a multi-channel or multi-plane recording at a time")
     n_frames, height, width = (int(n) for n in shape)
-    if n_frames < 2:
-        raise InputError(f"{name}: has {n_frames} frame(s); registration needs at least 2")
-    if min(height, width) < MIN_SIDE:
-        raise InputError(f"{name}: frames of {height} × {width} pixels are too small to "
-                         f"register (at least {MIN_SIDE} × {MIN_SIDE}); pass the full frames, "
-                         "not a crop")
+    if n_frames < min_frames:
+        raise InputError(f"{name}: has {n_frames} frame(s); {task} needs at least {min_frames}")
+    if min(height, width) < min_side:
+        raise InputError(f"{name}: frames of {height} × {width} pixels are too small for {task} "
+                         f"(at least {min_side} × {min_side}); pass the full frames, not a crop")
     return n_frames, height, width
 
 
@@ -64,6 +65,15 @@ def read_frames(movie: MovieLike, start: int, stop: int, name: str = "movie") ->
     return frames
 
 
+def frame_chunks(movie: MovieLike, chunk_frames: int, name: str = "movie"
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, frames)``: consecutive (n, Y, X) float32 chunks of ``movie`` (T, Y, X),
+    checked as by `read_frames`."""
+    n_frames = int(movie.shape[0])
+    for start in range(0, n_frames, chunk_frames):
+        yield start, read_frames(movie, start, min(start + chunk_frames, n_frames), name)
+
+
 def check_finite(frames: np.ndarray, start: int, name: str = "movie", step: int = 1) -> None:
     """InputError naming the frames of (n, Y, X) ``frames`` (frames start, start + step, … of
     the movie) that hold NaN or ±inf."""
@@ -73,5 +83,4 @@ def check_finite(frames: np.ndarray, start: int, name: str = "movie", step: int 
     bad = start + step * np.flatnonzero(~finite)
     listed = ", ".join(str(t) for t in bad[:5]) + (", …" if bad.size > 5 else "")
     raise InputError(f"{name}: frame(s) {listed} hold NaN or infinite values; replace them "
-                     "(e.g. by the mean of the neighbouring frames) or drop those frames before "
-                     "registering")
+                     "(e.g. by the mean of the neighbouring frames) or drop those frames")

@@ -1,0 +1,223 @@
+"""Initialization of CNMF: a greedy search for cells, then a non-negative background.
+
+Cells (a variant of the greedy initialization of Pnevmatikakis et al. 2016, with the residual
+updated after each cell as in CNMF-E, Zhou et al. 2018): the movie, mean removed and divided by
+its mean image, is filtered in space by a difference of Gaussians (the centre matches a cell,
+the wider surround removes the smooth neuropil and background). At every pixel the filtered
+trace's energy over time, against what its noise alone would give, is a z-score; the pixel with
+the highest is a cell's centre. Its filtered trace seeds a rank-1 fit of the unfiltered data in
+a window around it (footprint ≥ 0: the connected part around the centre), and the fitted cell,
+filtered the same way, is subtracted from the filtered movie, so the next pick sees only what
+is left. The search stops when no pixel's z-score reaches ``min_energy_z``.
+
+Background: a rank-``n_background`` non-negative factorisation (HALS) of the movie minus the
+cells found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from calscope.extract.hals import hals_rows, times_data
+
+#: Surround σ of the difference-of-Gaussians filter, in units of the centre σ.
+SURROUND = 3.0
+#: Gaussian kernels are cut at this many σ.
+TRUNCATE = 3.0
+#: Footprint pixels kept at initialization: at least this fraction of the footprint's peak.
+KEEP_FRACTION = 0.2
+#: The movie is divided by its mean image (floored at this fraction of the median pixel's
+#: mean) before filtering: neuropil scales with the local brightness, so this leaves it
+#: spatially smooth, for the surround to remove.
+BRIGHTNESS_FLOOR = 0.1
+#: Rank-1 refinement rounds for each seeded cell, and HALS rounds for the background.
+RANK1_ROUNDS, BACKGROUND_ROUNDS = 3, 5
+
+
+@dataclass(frozen=True)
+class Initialization:
+    """Starting point of the CNMF iterations.
+
+    Attributes:
+        footprints: (P, K) float64 cells' footprints A (P = Y*X pixels, C order), ≥ 0.
+        traces: (K, T) float64 cells' traces C, ≥ 0 (movie units per unit footprint).
+        background_footprints: (P, nb) float64 background images B, ≥ 0.
+        background_traces: (nb, T) float64 background time courses F, ≥ 0.
+        centers: (K, 2) int (y, x) pixel each cell was seeded at.
+        energy_z: (K,) the z-score each cell was picked with.
+    """
+
+    footprints: np.ndarray
+    traces: np.ndarray
+    background_footprints: np.ndarray
+    background_traces: np.ndarray
+    centers: np.ndarray
+    energy_z: np.ndarray
+
+
+def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
+               cell_radius_px: float, min_energy_z: float, max_cells: int,
+               n_background: int, chunk_frames: int, seed: int = 0) -> Initialization:
+    """Greedy cells plus a non-negative background (see the module docstring).
+
+    Args:
+        data: (P, T) float32 movie, pixels (C order in ``shape``) × frames.
+        shape: (Y, X) frame shape.
+        noise: (Y, X) per-pixel noise σ (movie units), e.g. `SummaryImages.noise`.
+        cell_radius_px: typical cell radius (pixels); the centre Gaussian's σ is half of it.
+        min_energy_z: stop when no pixel's energy z-score reaches this.
+        max_cells: stop after this many cells.
+        n_background: background components (≥ 1).
+        chunk_frames: frames filtered at a time.
+        seed: seeds the random start of background components beyond the first.
+
+    Returns:
+        `Initialization`.
+    """
+    height, width = shape
+    n_frames = data.shape[1]
+    mean = data.mean(axis=1, dtype=np.float64).astype(np.float32)
+    scale = np.maximum(mean, BRIGHTNESS_FLOOR * max(float(np.median(mean)), 1e-6))
+    sigma = max(cell_radius_px / 2.0, 0.5)
+    filtered = _filtered(data, mean, scale, shape, sigma, chunk_frames)
+    noise_z = np.maximum(_filtered_noise(noise / scale.reshape(shape), sigma).ravel(), 1e-12)
+    energy = _energy_z(filtered, noise_z)
+    allowed = np.ones(height * width, dtype=bool)
+    window = int(np.ceil(2.0 * cell_radius_px))
+    blocked = max(1, int(round(cell_radius_px / 2.0)))
+    cells, traces, centers, scores = [], [], [], []
+    while len(cells) < max_cells:
+        pick = int(np.argmax(np.where(allowed, energy, -np.inf)))
+        if not energy[pick] >= min_energy_z:
+            break
+        score = float(energy[pick])
+        y, x = divmod(pick, width)
+        allowed[_box(y, x, blocked, shape).ravel()] = False
+        found = _rank1(data, mean, scale, filtered, pick, window, shape, sigma)
+        if found is None:
+            continue
+        footprint, trace, spread, touched = found
+        filtered[touched] -= np.outer(spread, trace).astype(np.float32)
+        energy[touched] = _energy_z(filtered[touched], noise_z[touched])
+        cells.append(footprint)
+        traces.append(trace)
+        centers.append((y, x))
+        scores.append(score)
+    del filtered
+    a = np.stack(cells, axis=1) if cells else np.zeros((height * width, 0))
+    c = np.stack(traces) if traces else np.zeros((0, n_frames))
+    c = c - c.min(axis=1, keepdims=True)
+    b, f = _background(data, a, c, n_background, seed)
+    return Initialization(footprints=a, traces=c, background_footprints=b, background_traces=f,
+                          centers=np.array(centers, dtype=int).reshape(-1, 2),
+                          energy_z=np.array(scores))
+
+
+def _filtered(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, shape: tuple[int, int],
+              sigma: float, chunk_frames: int) -> np.ndarray:
+    """(P, T) float32 difference-of-Gaussians filtered (data − mean) / scale."""
+    height, width = shape
+    out = np.empty_like(data)
+    cube, out_cube = data.reshape(height, width, -1), out.reshape(height, width, -1)
+    base, divide = mean.reshape(height, width, 1), scale.reshape(height, width, 1)
+    for start in range(0, data.shape[1], chunk_frames):
+        block = (cube[:, :, start: start + chunk_frames] - base) / divide
+        out_cube[:, :, start: start + chunk_frames] = _dog(block, sigma)
+    return out
+
+
+def _dog(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Difference of Gaussians (σ and SURROUND·σ) over the first two axes of ``image``."""
+    sigmas = (sigma, sigma) + (0.0,) * (image.ndim - 2)
+    wide = tuple(SURROUND * s for s in sigmas)
+    return (ndimage.gaussian_filter(image, sigmas, truncate=TRUNCATE)
+            - ndimage.gaussian_filter(image, wide, truncate=TRUNCATE))
+
+
+def _filtered_noise(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """(Y, X) noise σ of the `_dog`-filtered movie, for independent pixel noise of σ
+    ``noise`` (Y, X): var_p = Σ_q L_pq² σ_q² for the filter's matrix L = G₁ − G₂. The squares
+    of the separable Gaussians' entries are separable too (L² = G₁² + G₂² − 2 G₁G₂ entrywise,
+    each a product of a row and a column factor), so this is a few small matrix products."""
+    def matrix(n: int, s: float) -> np.ndarray:
+        return ndimage.gaussian_filter1d(np.eye(n), s, axis=0, truncate=TRUNCATE)
+
+    variance = noise.astype(np.float64) ** 2
+    rows = [matrix(noise.shape[0], s) for s in (sigma, SURROUND * sigma)]
+    cols = [matrix(noise.shape[1], s) for s in (sigma, SURROUND * sigma)]
+    total = np.zeros_like(variance)
+    for (i, j), weight in (((0, 0), 1.0), ((1, 1), 1.0), ((0, 1), -2.0)):
+        total += weight * (rows[i] * rows[j]) @ variance @ (cols[i] * cols[j]).T
+    return np.sqrt(np.maximum(total, 0.0))
+
+
+def _energy_z(filtered: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Per row of (n, T) mean-free filtered traces, the z-score of its energy against white
+    noise of σ ``noise`` (n,): (mean of squares / σ² − 1) · √(T/2)."""
+    power = np.einsum("pt,pt->p", filtered, filtered, dtype=np.float64) / filtered.shape[1]
+    return (power / noise ** 2 - 1.0) * np.sqrt(filtered.shape[1] / 2.0)
+
+
+def _box(y: int, x: int, radius: int, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) pixel indices (C order) of the square of ``radius`` around (y, x), clipped."""
+    rows = np.arange(max(y - radius, 0), min(y + radius + 1, shape[0]))
+    cols = np.arange(max(x - radius, 0), min(x + radius + 1, shape[1]))
+    return rows[:, None] * shape[1] + cols[None, :]
+
+
+def _rank1(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, filtered: np.ndarray,
+           pick: int, window: int, shape: tuple[int, int], sigma: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """A cell seeded at pixel ``pick``, by alternating a footprint fit of the mean-removed
+    data in a window (≥ 0, the connected part around ``pick`` above KEEP_FRACTION of its value
+    there) and a trace fit of the filtered data to the filtered footprint (neuropil-free, so
+    subtracting the cell from the filtered movie removes the cell only).
+
+    Returns (P,) footprint, (T,) mean-free trace, the filtered footprint's values on the
+    pixels it reaches and their indices; None when nothing is left at ``pick``.
+    """
+    y, x = divmod(pick, shape[1])
+    box = _box(y, x, window, shape)
+    local = data[box.ravel()] - mean[box.ravel(), None]
+    centre = (y - max(y - window, 0), x - max(x - window, 0))
+    trace = filtered[pick].astype(np.float64)
+    for _ in range(RANK1_ROUNDS):
+        norm = trace @ trace
+        if norm <= 0:
+            return None
+        weights = np.maximum(local @ trace.astype(np.float32) / norm, 0.0).reshape(box.shape)
+        if weights[centre] <= 0:
+            return None
+        labels, _ = ndimage.label(weights >= KEEP_FRACTION * weights[centre],
+                                  structure=np.ones((3, 3)))
+        footprint = np.zeros(shape[0] * shape[1])
+        footprint[box.ravel()] = np.where(labels == labels[centre], weights, 0.0).ravel()
+        spread = _dog((footprint / scale).reshape(shape), sigma).ravel()
+        touched = np.flatnonzero(np.abs(spread) > 1e-3 * np.abs(spread).max())
+        spread = spread[touched]
+        trace = (spread.astype(np.float32) @ filtered[touched]).astype(np.float64)
+        trace /= spread @ spread
+    return footprint, trace, spread, touched
+
+
+def _background(data: np.ndarray, cells: np.ndarray, traces: np.ndarray, n_background: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P, nb) images and (nb, T) time courses ≥ 0 fitting data − cells · traces by HALS:
+    the first starts as the remainder's mean image at unit level, the others at random."""
+    n_pixels, n_frames = data.shape
+    rng = np.random.default_rng(seed)
+    remainder_mean = data.mean(axis=1, dtype=np.float64) - cells @ traces.mean(axis=1)
+    b = np.empty((n_pixels, n_background))
+    b[:, 0] = np.maximum(remainder_mean, 0.0)
+    b[:, 1:] = rng.uniform(0.0, 1.0, (n_pixels, n_background - 1)) * b[:, :1].mean()
+    f = np.ones((n_background, n_frames))
+    f[1:] *= 0.1
+    for _ in range(BACKGROUND_ROUNDS):
+        u = times_data(b.T, data) - (b.T @ cells) @ traces
+        f = hals_rows(u, b.T @ b, f, 1)
+        w = times_data(f, data.T).T - cells @ (traces @ f.T)
+        b = hals_rows(w.T, f @ f.T, b.T, 1).T
+    return b, f
