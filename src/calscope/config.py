@@ -81,6 +81,10 @@ class CnmfSettings(_Stage):
                             "footprint update and merging")
     hals_sweeps: int = Field(3, ge=1, description="HALS passes per trace or footprint update")
     grow_px: int = Field(2, ge=0, description="pixels a footprint may grow per update")
+    border_px: int = Field(0, ge=0, description="no cell is centred within this many pixels "
+                           "of the frame's edge: the strip that motion correction filled by "
+                           "repeating the edge (`calscope extract` sets it from the movie's "
+                           "<name>.registration.npz when there is one)")
     merge_threshold: float = Field(0.8, gt=-1, le=1, description="merge components with "
                                    "overlapping footprints whose traces correlate above this")
     order: Literal[1, 2] = Field(2, description="AR order of the OASIS fit of each trace")

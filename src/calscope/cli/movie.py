@@ -1,4 +1,5 @@
-"""`calscope register`: motion correction of a movie, written chunk by chunk."""
+"""`calscope register` and `calscope extract`: motion correction of a movie, written chunk by
+chunk, and cells extracted from it by CNMF."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import typer
 from rich.table import Table
 
 from calscope.cli.common import (app, count_progress, err_console, friendly, out_console,
-                                 settings_from)
+                                 settings_from, step_progress)
 from calscope.errors import InputError
-from calscope.io.bundle import write_bundle
+from calscope.extract import cnmf
+from calscope.io.bundle import STORES, read_bundle, write_bundle
 from calscope.io.movie_writers import WRITABLE_MOVIES, write_movie
 from calscope.io.movies import read_movie
+from calscope.io.sources import write_sources
 from calscope.motion import (RegisteredMovie, Registration, RegistrationMetrics, register,
                              registration_metrics)
 
@@ -100,3 +103,78 @@ def _summary(registration: Registration, metrics: RegistrationMetrics, out: Path
         table.add_row(name.replace("_", " "), f"{value:.3f}")
     out_console.print(table)
     err_console.print(f"wrote {out} and {shifts_path}", highlight=False)
+
+
+def registered_border(movie: Path) -> int | None:
+    """For a movie written by `calscope register`: the width (pixels) of the edge strip its
+    registration filled by repeating the edge (the largest shift, rigid plus block, rounded
+    up); None when the movie has no <name>.registration.npz beside it."""
+    path = registration_path(movie)
+    if not path.is_file():
+        return None
+    arrays, _ = read_bundle(path)
+    largest = float(np.abs(arrays["shifts"]).max(initial=0.0))
+    if "block_shifts" in arrays:
+        largest += float(np.abs(arrays["block_shifts"]).max(initial=0.0))
+    return int(np.ceil(largest))
+
+
+@app.command("extract")
+@friendly
+def extract_command(
+    movie: Annotated[Path, typer.Argument(help="A motion-corrected movie (e.g. from `calscope "
+                                          "register`): .tif/.tiff, .h5/.hdf5, .zarr, .npy or "
+                                          ".nwb.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The cells (.npz or .zarr): "
+                                      "footprints, traces, spikes, ΔF/F, quality. The accepted "
+                                      "cells' ΔF/F also goes beside it as <name>.dff.npy.")],
+    fs: Annotated[Optional[float], typer.Option(help="Frame rate (Hz); default: the file's.")]
+    = None,
+    key: Annotated[Optional[str], typer.Option(help=MOVIE_KEY_HELP)] = None,
+    axes: Annotated[Optional[str], typer.Option(help=AXES_HELP)] = None,
+    channel: Annotated[Optional[int], typer.Option(help="The channel to use, for a movie with "
+                                                   "several.")] = None,
+    cell_radius: Annotated[Optional[float], typer.Option(help="Typical cell radius (pixels); "
+                                                         "default 6.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (cnmf section).")]
+    = None,
+) -> None:
+    """Extract cells from a motion-corrected movie by CNMF: footprints, traces, spikes, ΔF/F."""
+    if out.suffix not in STORES:
+        raise InputError(f"{out}: cells are written to an .npz file or a .zarr folder; name "
+                         "it e.g. cells.npz")
+    settings = settings_from(config).cnmf
+    overrides: dict[str, float] = {}
+    if cell_radius is not None:
+        overrides["cell_radius_px"] = cell_radius
+    border = registered_border(movie)
+    if border is not None and settings.border_px == 0:
+        overrides["border_px"] = border
+    settings = settings.model_validate({**settings.model_dump(), **overrides})
+    with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
+        if frames.fs is None:
+            raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
+        with step_progress(f"extracting cells from {movie.name}") as update:
+            sources = cnmf(frames, frames.fs, settings, progress=update)
+        bundle, dff = write_sources(out, sources, {
+            "movie": str(movie), "source": frames.source,
+            "settings": settings.model_dump(mode="json")})
+    if border is not None:
+        err_console.print(f"no cell centred within {settings.border_px} px of the edge (the "
+                          f"strip registration filled; {registration_path(movie).name})",
+                          highlight=False)
+    accepted = int(sources.accepted.sum())
+    table = Table(title=f"cells of {movie.name}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("components found", str(sources.accepted.size))
+    table.add_row("accepted as cells", str(accepted))
+    if accepted:
+        table.add_row("median SNR of the accepted",
+                      f"{np.median(sources.quality.snr[sources.accepted]):.1f}")
+        table.add_row("median spatial r of the accepted",
+                      f"{np.median(sources.quality.spatial_r[sources.accepted]):.2f}")
+    out_console.print(table)
+    err_console.print(f"wrote {bundle} and {dff} (ΔF/F of the {accepted} accepted cells); "
+                      f"next: calscope deconvolve {dff} --fs {frames.fs:g} --out spikes.npz",
+                      highlight=False)

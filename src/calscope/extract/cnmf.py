@@ -136,14 +136,16 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     init = initialize(data, shape, noise, cell_radius_px=settings.cell_radius_px,
                       min_energy_z=settings.min_energy_z, max_cells=max_cells,
                       n_background=settings.n_background, chunk_frames=settings.chunk_frames,
+                      border_px=settings.border_px,
                       seed=seed)
-    a, c = normalize(init.footprints, init.traces)
+    inside = _inside(shape, settings.border_px)
+    a, c = normalize(init.footprints * inside[:, None], init.traces)
     b, f = init.background_footprints, init.background_traces
     for round_ in range(settings.iterations):
         report("iteration", 2 + round_, total)
         fit = _update_traces(data, a, c, b, f, rate, settings)
         c, f = fit.traces, fit.background
-        a, b = _update_footprints(data, a, c, b, f, shape, settings)
+        a, b = _update_footprints(data, a, c, b, f, shape, inside, settings)
         a, c = normalize(a, c)
         a, c, _ = merge_components(a, c, settings.merge_threshold)
         keep = (np.linalg.norm(a, axis=0) > 0) & (np.ptp(c, axis=1) > 0)
@@ -190,12 +192,20 @@ def _update_traces(data: np.ndarray, a: np.ndarray, c: np.ndarray, b: np.ndarray
                      spikes=spikes, sn=sn, background=rows[n_cells:])
 
 
+def _inside(shape: tuple[int, int], border_px: int) -> np.ndarray:
+    """(Y*X,) bool: the pixels at least ``border_px`` from the frame's edge."""
+    inside = np.zeros(shape, dtype=bool)
+    inside[border_px:shape[0] - border_px, border_px:shape[1] - border_px] = True
+    return inside.ravel()
+
+
 def _update_footprints(data: np.ndarray, a: np.ndarray, c: np.ndarray, b: np.ndarray,
-                       f: np.ndarray, shape: tuple[int, int], settings: CnmfSettings
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """HALS on the footprints (each within its support grown by ``grow_px``) and the
-    background images (anywhere)."""
-    masks: list[np.ndarray | None] = list(support_masks(a, shape, settings.grow_px))
+                       f: np.ndarray, shape: tuple[int, int], inside: np.ndarray,
+                       settings: CnmfSettings) -> tuple[np.ndarray, np.ndarray]:
+    """HALS on the footprints (each within its support grown by ``grow_px``, and ``inside``
+    (Y*X,) bool: off the border) and the background images (anywhere)."""
+    masks: list[np.ndarray | None] = [
+        mask[inside[mask]] for mask in support_masks(a, shape, settings.grow_px)]
     masks += [None] * b.shape[1]
     both = update_footprints(data, np.hstack([a, b]), np.vstack([c, f]), masks,
                              settings.hals_sweeps)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from calscope.deconv.noise import noise_sigma
 from calscope.extract.hals import hals_rows, times_data
 
 #: Surround σ of the difference-of-Gaussians filter, in units of the centre σ.
@@ -60,7 +61,8 @@ class Initialization:
 
 def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
                cell_radius_px: float, min_energy_z: float, max_cells: int,
-               n_background: int, chunk_frames: int, seed: int = 0) -> Initialization:
+               n_background: int, chunk_frames: int, border_px: int = 0,
+               seed: int = 0) -> Initialization:
     """Greedy cells plus a non-negative background (see the module docstring).
 
     Args:
@@ -72,6 +74,8 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
         max_cells: stop after this many cells.
         n_background: background components (≥ 1).
         chunk_frames: frames filtered at a time.
+        border_px: no cell is centred within this many pixels of the frame's edge (e.g. the
+            strip that motion correction filled by repeating the edge).
         seed: seeds the random start of background components beyond the first.
 
     Returns:
@@ -84,8 +88,11 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
     sigma = max(cell_radius_px / 2.0, 0.5)
     filtered = _filtered(data, mean, scale, shape, sigma, chunk_frames)
     noise_z = np.maximum(_filtered_noise(noise / scale.reshape(shape), sigma).ravel(), 1e-12)
+    noise_z *= _correlation_factor(filtered, noise_z)
     energy = _energy_z(filtered, noise_z)
-    allowed = np.ones(height * width, dtype=bool)
+    allowed = np.zeros(shape, dtype=bool)
+    allowed[border_px:height - border_px, border_px:width - border_px] = True
+    allowed = allowed.ravel()
     window = int(np.ceil(2.0 * cell_radius_px))
     blocked = max(1, int(round(cell_radius_px / 2.0)))
     cells, traces, centers, scores = [], [], [], []
@@ -152,6 +159,17 @@ def _filtered_noise(noise: np.ndarray, sigma: float) -> np.ndarray:
     for (i, j), weight in (((0, 0), 1.0), ((1, 1), 1.0), ((0, 1), -2.0)):
         total += weight * (rows[i] * rows[j]) @ variance @ (cols[i] * cols[j]).T
     return np.sqrt(np.maximum(total, 0.0))
+
+
+def _correlation_factor(filtered: np.ndarray, expected: np.ndarray) -> float:
+    """How much larger the filtered movie's noise is than `_filtered_noise` expects for
+    independent pixels: the median over pixels of measured / expected σ (measured from each
+    filtered trace's upper spectral half), never below 1. Above 1 when neighbouring pixels'
+    noise is correlated, e.g. after the interpolation of motion correction, which would
+    otherwise seed cells in pure noise."""
+    measured = noise_sigma(filtered, 1.0)
+    ratio = np.nanmedian(measured / expected)
+    return float(max(ratio, 1.0)) if np.isfinite(ratio) else 1.0
 
 
 def _energy_z(filtered: np.ndarray, noise: np.ndarray) -> np.ndarray:
