@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+from threadpoolctl import threadpool_limits
 
 UPSAMPLE = 4  # fine grid: 1/UPSAMPLE pixel
 _SMALL_PRODUCT = 2 ** 17  # multiply-adds of one matrix product in `_refine`
@@ -212,9 +213,12 @@ def _refine(cross: np.ndarray, around: np.ndarray, width: int,
     rows = np.exp(2j * np.pi * steps[:, None] * ky / height).astype(np.complex64)  # (u, Y)
     partial = np.empty((m, height, steps.size), dtype=np.complex64)
     rows_at_once = max(1, _SMALL_PRODUCT // (cross.shape[2] * steps.size))
-    for y in range(0, height, rows_at_once):  # small products: OpenBLAS runs them in this
-        part = slice(y, y + rows_at_once)  # thread (its threads, woken for each, cost 3-10×)
-        np.matmul(cross[:, part], cols, out=partial[:, part])
+    # small products, in this thread only: BLAS threads woken for each cost 3-10× on a quiet
+    # machine and 10-25× on a busy one (bench/motion_accuracy.py)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for y in range(0, height, rows_at_once):
+            part = slice(y, y + rows_at_once)
+            np.matmul(cross[:, part], cols, out=partial[:, part])
     partial *= ramp_y[:, :, None]
     fine = np.real(rows @ partial) / (height * width)  # (m, u, u)
     qy = around[:, :1] + steps  # (m, u) positions where the correlation was evaluated
