@@ -36,7 +36,7 @@ from calscope.extract.hals import (gram, hals_rows, normalize, support_masks, ti
                                    update_footprints)
 from calscope.extract.initialize import initialize
 from calscope.extract.merge import merge_components
-from calscope.extract.summary import summary_images
+from calscope.extract.summary import noise_map
 from calscope.validation import check_fs, unusable_rows
 
 #: progress(step, done, total): called between steps, e.g. ("iteration", 2, 3).
@@ -127,18 +127,18 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     total = settings.iterations + 3
     report = progress or (lambda step, done, of: None)
 
-    report("summary images", 0, total)
-    noise = summary_images(movie, chunk_frames=settings.chunk_frames).noise
+    report("reading the movie", 0, total)
     data = load_pixels(movie, settings.chunk_frames, settings.max_memory_gb * 1e9, copies=2)
+    # the noise map from the pixels in memory (a (T, Y, X) view of them): no second read
+    noise = noise_map(data.T.reshape(-1, height, width), chunk_frames=settings.chunk_frames)
     report("initialization", 1, total)
     max_cells = settings.max_cells or max(1, int(height * width
                                                  / (2 * settings.cell_radius_px) ** 2))
+    inside = _inside(shape, settings.border_px)
     init = initialize(data, shape, noise, cell_radius_px=settings.cell_radius_px,
                       min_energy_z=settings.min_energy_z, max_cells=max_cells,
                       n_background=settings.n_background, chunk_frames=settings.chunk_frames,
-                      border_px=settings.border_px,
-                      seed=seed)
-    inside = _inside(shape, settings.border_px)
+                      allowed=inside, seed=seed)
     a, c = normalize(init.footprints * inside[:, None], init.traces)
     b, f = init.background_footprints, init.background_traces
     for round_ in range(settings.iterations):

@@ -61,7 +61,7 @@ class Initialization:
 
 def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
                cell_radius_px: float, min_energy_z: float, max_cells: int,
-               n_background: int, chunk_frames: int, border_px: int = 0,
+               n_background: int, chunk_frames: int, allowed: np.ndarray | None = None,
                seed: int = 0) -> Initialization:
     """Greedy cells plus a non-negative background (see the module docstring).
 
@@ -74,8 +74,8 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
         max_cells: stop after this many cells.
         n_background: background components (≥ 1).
         chunk_frames: frames filtered at a time.
-        border_px: no cell is centred within this many pixels of the frame's edge (e.g. the
-            strip that motion correction filled by repeating the edge).
+        allowed: (Y*X,) bool, the pixels a cell may be centred on (e.g. not the strip that
+            motion correction filled by repeating the edge); None: all.
         seed: seeds the random start of background components beyond the first.
 
     Returns:
@@ -90,9 +90,8 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
     noise_z = np.maximum(_filtered_noise(noise / scale.reshape(shape), sigma).ravel(), 1e-12)
     noise_z *= _correlation_factor(filtered, noise_z)
     energy = _energy_z(filtered, noise_z)
-    allowed = np.zeros(shape, dtype=bool)
-    allowed[border_px:height - border_px, border_px:width - border_px] = True
-    allowed = allowed.ravel()
+    allowed = (np.ones(height * width, dtype=bool) if allowed is None
+               else np.array(allowed, dtype=bool))  # a copy: picks are blocked in it
     window = int(np.ceil(2.0 * cell_radius_px))
     blocked = max(1, int(round(cell_radius_px / 2.0)))
     cells, traces, centers, scores = [], [], [], []

@@ -63,16 +63,11 @@ def summary_images(movie: MovieLike, *, chunk_frames: int = 500) -> SummaryImage
     n_frames, height, width = extraction_shape(movie)
     total = np.zeros((height, width))
     peak = np.full((height, width), -np.inf, dtype=np.float32)
-    noise_power = np.zeros(height * width)
-    noise_weight = 0
+    noise = _NoisePower(height * width, n_frames)
     for _, frames in frame_chunks(movie, chunk_frames):
         total += frames.sum(axis=0, dtype=np.float64)
         np.maximum(peak, frames.max(axis=0), out=peak)
-        n = len(frames)
-        if n >= MIN_NOISE_FRAMES or n == n_frames:
-            sigma = noise_sigma(frames.reshape(n, -1).T, 1.0)
-            noise_power += n * np.nan_to_num(sigma) ** 2
-            noise_weight += n
+        noise.add(frames)
     mean = total / n_frames
     sums = np.zeros((1 + len(OFFSETS), height, width))
     for _, frames in frame_chunks(movie, chunk_frames):
@@ -80,9 +75,39 @@ def summary_images(movie: MovieLike, *, chunk_frames: int = 500) -> SummaryImage
     return SummaryImages(
         mean=mean.astype(np.float32), max=peak,
         std=np.sqrt(sums[0] / n_frames).astype(np.float32),
-        correlation=correlation_from_sums(sums),
-        noise=np.sqrt(noise_power / max(noise_weight, 1)).reshape(height, width)
-        .astype(np.float32))
+        correlation=correlation_from_sums(sums), noise=noise.image((height, width)))
+
+
+def noise_map(movie: MovieLike, *, chunk_frames: int = 500) -> np.ndarray:
+    """(Y, X) float32 noise σ of each pixel's trace (`SummaryImages.noise` alone, in one pass
+    over ``movie``, (T, Y, X))."""
+    n_frames, height, width = extraction_shape(movie)
+    noise = _NoisePower(height * width, n_frames)
+    for _, frames in frame_chunks(movie, chunk_frames):
+        noise.add(frames)
+    return noise.image((height, width))
+
+
+class _NoisePower:
+    """Per-pixel noise power summed over chunks of frames, weighted by their length; chunks
+    shorter than `MIN_NOISE_FRAMES` are left out unless they are the whole movie."""
+
+    def __init__(self, pixels: int, n_frames: int) -> None:
+        self.power = np.zeros(pixels)
+        self.weight = 0
+        self.n_frames = n_frames
+
+    def add(self, frames: np.ndarray) -> None:
+        """Add an (n, Y, X) chunk."""
+        n = len(frames)
+        if n >= MIN_NOISE_FRAMES or n == self.n_frames:
+            sigma = noise_sigma(frames.reshape(n, -1).T, 1.0)
+            self.power += n * np.nan_to_num(sigma) ** 2
+            self.weight += n
+
+    def image(self, shape: tuple[int, int]) -> np.ndarray:
+        """(Y, X) float32 noise σ."""
+        return np.sqrt(self.power / max(self.weight, 1)).reshape(shape).astype(np.float32)
 
 
 def neighbour_sums(centred: np.ndarray) -> np.ndarray:
