@@ -16,7 +16,8 @@ field d_t, counted with Poisson shot noise plus Gaussian read noise:
 +dy rows and +dx columns: a bright dot at scene row 50 appears at row 50 + dy of frame t. The
 field is sampled at the frame's pixels and is ``shifts[t]`` (rigid) plus an optional smooth
 non-rigid part (see ``SimulatedMovie.displacement``). Registration estimates d_t and undoes it:
-``corrected(y, x) = frame(y + dy, x + dx)`` (exact for rigid motion).
+``corrected(y, x) = frame(y + dy, x + dx)`` (exact for rigid motion). The motion itself is made
+in `calscope.simulate.motion_field`.
 
 The scene is rendered on a canvas padded beyond the field of view by more than the largest
 displacement, so the edges of every frame show scene content, never padding. Cells, activity,
@@ -33,11 +34,13 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse
-from scipy.ndimage import gaussian_filter, gaussian_filter1d, map_coordinates
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from calscope.errors import InputError
 from calscope.simulate.indicators import get_indicator
 from calscope.simulate.spikes import Seed, make_rng
+from calscope.simulate.motion_field import (displacement_field, nonrigid_waves, rigid_shifts,
+                                            warp_scene)
 from calscope.simulate.traces import check_number, traces
 
 CELL_CUTOFF = 0.05
@@ -53,12 +56,6 @@ fraction by which it dims from the centre to the corners of the field of view.""
 
 NEUROPIL_COMPONENTS, NEUROPIL_SCALE_PX, NEUROPIL_TIME_S = 2, 20.0, 1.0
 """Number of neuropil components, their spatial smoothness (σ, pixels) and time scale (σ, s)."""
-
-MOTION_SMOOTH_S, JITTER = 0.2, 0.05
-"""Smoothing (σ, s) of the rigid random walk, and the frame-to-frame jitter relative to it."""
-
-WAVES, NONRIGID_TIME_S = 3, 2.0
-"""Sinusoidal components per axis of the non-rigid field, and their time scale (σ, s)."""
 
 CHUNK_FRAMES, EDGE_PX = 64, 4
 """Frames rendered at once (bounding the working memory), and canvas pixels beyond the largest
@@ -130,8 +127,9 @@ class SimulatedMovie:
         except IndexError as error:
             raise InputError(f"frames: {frames!r} is not a valid selection of the {n_frames} "
                              f"frames ({error}); use indices in [0, {n_frames})") from None
-        return _field(self.shifts[index], self.nonrigid_amplitudes[index], self.nonrigid_waves,
-                      self.nonrigid_phases, self.movie.shape[1:])
+        return displacement_field(self.shifts[index], self.nonrigid_amplitudes[index],
+                                  self.nonrigid_waves, self.nonrigid_phases,
+                                  self.movie.shape[1:])
 
 
 def movie(
@@ -197,8 +195,8 @@ def movie(
 
     activity = traces(n_cells, n_frames, fs, indicator=preset.name, rate_hz=rate_hz,
                       seed=activity_rng)
-    shifts = _rigid_shifts(n_frames, fs, motion_px, motion_rng)
-    waves, phases, amplitudes = _nonrigid(n_frames, fs, shape, nonrigid_px, nonrigid_rng)
+    shifts = rigid_shifts(n_frames, fs, motion_px, motion_rng)
+    waves, phases, amplitudes = nonrigid_waves(n_frames, fs, shape, nonrigid_px, nonrigid_rng)
     reach = np.abs(shifts).max() + np.abs(amplitudes).sum(axis=2).max(initial=0.0)
     pad = math.ceil(reach) + EDGE_PX
     Y, X = shape
@@ -226,8 +224,8 @@ def movie(
         cells = canvas_cells @ (f0[:, None] * (1.0 + calcium[:, chunk]))
         scene = (cells.T.reshape(-1, *canvas_bg.shape) + canvas_bg
                  + np.tensordot(neuropil_traces[:, chunk].T, canvas_neuropil, axes=1))
-        field = _field(shifts[chunk], amplitudes[chunk], waves, phases, shape)
-        expected = _warp(scene, field, pad)
+        field = displacement_field(shifts[chunk], amplitudes[chunk], waves, phases, shape)
+        expected = warp_scene(scene, field, pad)
         counts = shot_rng.poisson(np.maximum(expected, 0.0)).astype(np.float32)
         frames[chunk] = counts + read_noise * read_rng.standard_normal(counts.shape)
 
@@ -347,71 +345,6 @@ def _brightness_for(snr: float, peak_dff: float, footprints: scipy.sparse.csc_ma
     k3 = read_noise**2 * energy
     per_cell = (snr**2 * k2 + np.sqrt(snr**4 * k2**2 + 4 * (k1 * snr) ** 2 * k3)) / (2 * k1**2)
     return float(np.median(per_cell))
-
-
-def _rigid_shifts(n_frames: int, fs: float, motion_px: float,
-                  rng: np.random.Generator) -> np.ndarray:
-    """(T, 2) float32 smoothed, zero-mean random walk plus jitter; max |shift| = motion_px."""
-    walk = gaussian_filter1d(np.cumsum(rng.standard_normal((n_frames, 2)), axis=0),
-                             MOTION_SMOOTH_S * fs, axis=0)
-    walk -= walk.mean(axis=0)
-    shifts = _peak_scaled(walk, 1.0) + JITTER * rng.standard_normal((n_frames, 2))
-    return _peak_scaled(shifts, motion_px).astype(np.float32)
-
-
-def _nonrigid(n_frames: int, fs: float, shape: tuple[int, int], nonrigid_px: float,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """float32 waves (2, J, 2), phases (2, J), amplitudes (T, 2, J) of a non-rigid field, largest
-    |value| along either axis (on a 33 × 33 grid spanning the field of view) nonrigid_px."""
-    length = rng.uniform(0.5, 1.5, (2, WAVES))  # cycles per field of view
-    direction = rng.uniform(0.0, 2 * np.pi, (2, WAVES))
-    waves = length[..., None] * np.stack([np.cos(direction), np.sin(direction)], axis=-1)
-    phases = rng.uniform(0.0, 2 * np.pi, (2, WAVES))
-    slow = gaussian_filter1d(rng.standard_normal((n_frames, 2, WAVES)), NONRIGID_TIME_S * fs,
-                             axis=0)
-    coarse = [np.linspace(0, n - 1, min(n, 33)) for n in shape]
-    basis = _wave_basis(waves, phases, *coarse, shape)
-    peak = np.abs(np.einsum("taj,ajp->tap", slow, basis.reshape(2, WAVES, -1))).max()
-    scale = nonrigid_px / peak if peak > 0 else 0.0
-    return tuple(a.astype(np.float32) for a in (waves, phases, slow * scale))
-
-
-def _wave_basis(waves: np.ndarray, phases: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-                shape: tuple[int, int]) -> np.ndarray:
-    """(2, J, len(ys), len(xs)) sinusoids sin(2π (ky·y/Y + kx·x/X) + phase) at pixels ys × xs."""
-    ky, kx = waves[..., 0, None, None], waves[..., 1, None, None]
-    angle = 2 * np.pi * (ky * ys[:, None] / shape[0] + kx * xs[None, :] / shape[1])
-    return np.sin(angle + phases[..., None, None])
-
-
-def _field(shifts: np.ndarray, amplitudes: np.ndarray, waves: np.ndarray, phases: np.ndarray,
-           shape: tuple[int, int]) -> np.ndarray:
-    """(n, 2, Y, X) float32 displacement: rigid ``shifts`` (n, 2) plus the non-rigid waves."""
-    field = np.broadcast_to(shifts[:, :, None, None], (shifts.shape[0], 2, *shape))
-    if not np.any(amplitudes):
-        return field.astype(np.float32)
-    basis = _wave_basis(waves, phases, np.arange(shape[0]), np.arange(shape[1]), shape)
-    nonrigid = np.stack([amplitudes[:, axis] @ basis[axis].reshape(WAVES, -1)
-                         for axis in range(2)], axis=1)
-    return (field + nonrigid.reshape(field.shape)).astype(np.float32)
-
-
-def _warp(scene: np.ndarray, field: np.ndarray, pad: int) -> np.ndarray:
-    """(n, Y, X) frames showing the (n, Y + 2 pad, X + 2 pad) ``scene`` moved by ``field``
-    (n, 2, Y, X): frame(y, x) = scene(y + pad - dy, x + pad - dx), by cubic spline
-    interpolation (linear interpolation would blur each frame by its own sub-pixel shift)."""
-    n, Y, X = field.shape[0], *field.shape[2:]
-    if not np.any(field):
-        return scene[:, pad:pad + Y, pad:pad + X]
-    grid = np.mgrid[pad:pad + Y, pad:pad + X].astype(np.float64)
-    return np.stack([map_coordinates(scene[i], grid - field[i], order=3, mode="mirror")
-                     for i in range(n)])
-
-
-def _peak_scaled(x: np.ndarray, peak: float) -> np.ndarray:
-    """``x`` scaled so that max |x| equals ``peak`` (all zeros stay zeros)."""
-    largest = np.abs(x).max()
-    return x * (peak / largest) if largest > 0 else np.zeros_like(x)
 
 
 def _check_arguments(n_cells: int, n_frames: int, shape: tuple[int, int], fs: float,
