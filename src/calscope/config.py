@@ -73,7 +73,8 @@ class CnmfSettings(_Stage):
     min_energy_z: float = Field(10.0, gt=0, description="initialization stops when no pixel's "
                                 "filtered energy beyond its noise reaches this z-score (lower "
                                 "finds fainter cells, and more noise)")
-    max_cells: int | None = Field(None, ge=1, description="most cells initialized; null: as "
+    max_cells: int | None = Field(None, ge=1, description="most cells initialized in each "
+                                  "patch (the whole frame when it is one patch); null: as "
                                   "many as fit, one per (2·radius)² pixels")
     n_background: int = Field(2, ge=1, le=10, description="rank of the non-negative "
                               "background (static image + neuropil fluctuations)")
@@ -97,9 +98,18 @@ class CnmfSettings(_Stage):
     min_snr: float = Field(3.0, ge=0, description="accept a component only if its calcium peak "
                            "reaches this many noise σ")
     chunk_frames: int = Field(500, ge=1, description="frames read at a time")
-    max_memory_gb: float = Field(8.0, gt=0, description="refuse movies whose two in-memory "
-                                 "copies (4 bytes per pixel and frame each) exceed this "
-                                 "(spatial patches are not implemented yet)")
+    patch_px: int = Field(128, ge=16, description="frames wider or taller than this are cut "
+                          "into overlapping square patches of this side, each factorised "
+                          "alone (memory is bounded by a patch), then joined")
+    patch_overlap_px: int | None = Field(None, ge=0, description="least overlap of "
+                                         "neighbouring patches (pixels); null: 4 × "
+                                         "cell_radius_px, so every cell lies wholly inside "
+                                         "the patch that keeps it")
+    max_memory_gb: float = Field(8.0, gt=0, description="memory for the movie: a patch's two "
+                                 "in-memory copies (4 bytes per pixel and frame each) must fit "
+                                 "(else an error says what to change); the whole movie is "
+                                 "kept in memory when it fits beside them, otherwise in a "
+                                 "temporary file (TMPDIR)")
 
 
 class DeconvSettings(_Stage):

@@ -14,8 +14,11 @@ components that are one cell (`calscope.extract.merge`) and drops empty ones. A 
 update gives the traces, spikes and ΔF/F, and `calscope.extract.evaluate` decides which
 components are accepted as cells.
 
-This version holds the movie in memory (twice during initialization); spatial patches are not
-implemented yet.
+A frame larger than ``patch_px`` is cut into overlapping spatial patches, each factorised
+alone (`calscope.extract.patches`); the joined cells then get their final traces, quality and
+ΔF/F over the whole frame. Memory is then bounded by a patch (two in-memory copies of its
+pixels × frames) and the cells' traces: the movie itself is held in memory when it fits
+``max_memory_gb``, and otherwise in a temporary file on disk (`calscope.extract.store`).
 """
 
 from __future__ import annotations
@@ -28,16 +31,14 @@ import scipy.sparse
 from scipy import ndimage
 
 from calscope.config import CnmfSettings
-from calscope.deconv.api import deconvolve
-from calscope.extract.data import extraction_shape, load_pixels
-from calscope.frames import MovieLike
+from calscope.extract.data import check_memory, extraction_shape
 from calscope.extract.evaluate import Quality, evaluate
-from calscope.extract.hals import (gram, hals_rows, normalize, support_masks, times_data,
-                                   update_footprints)
-from calscope.extract.initialize import initialize
-from calscope.extract.merge import merge_components
-from calscope.extract.summary import noise_map
-from calscope.validation import check_fs, unusable_rows
+from calscope.extract.factorize import (Factors, Temporal, factorize, inside_border,
+                                        update_traces)
+from calscope.extract.patches import factorize_patches, patch_grid
+from calscope.extract.store import pixel_store
+from calscope.frames import MovieLike
+from calscope.validation import check_fs
 
 #: progress(step, done, total): called between steps, e.g. ("iteration", 2, 3).
 Progress = Callable[[str, int, int], None]
@@ -59,7 +60,8 @@ class Sources:
         dff: (cells, T) float32 ΔF/F: raw trace minus its baseline, over the cell's baseline
             fluorescence (its own baseline plus the background under its footprint, the
             latter averaged over ``baseline_window_s``).
-        background_footprints: (Y*X, nb) float32 background images (≥ 0).
+        background_footprints: (Y*X, nb) float32 background images (≥ 0); a movie cut into
+            patches has nb per patch, each zero outside the part its patch owns.
         background_traces: (nb, T) float32 background time courses (≥ 0).
         noise_map: (Y, X) float32 per-pixel noise σ (movie units).
         quality: per-cell `Quality` (spatial correlation, SNR, size, active frames).
@@ -82,20 +84,6 @@ class Sources:
     fs: float
 
 
-@dataclass(frozen=True)
-class _Temporal:
-    """One trace update: (K, T) model traces, raw traces, calcium, baseline, spikes, (K,)
-    noise σ, and (nb, T) background traces."""
-
-    traces: np.ndarray
-    raw: np.ndarray
-    calcium: np.ndarray
-    baseline: np.ndarray
-    spikes: np.ndarray
-    sn: np.ndarray
-    background: np.ndarray
-
-
 def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
          progress: Progress | None = None, seed: int = 0) -> Sources:
     """Extract cells from a motion-corrected movie by CNMF (see the module docstring).
@@ -103,10 +91,10 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     Args:
         movie: (T, Y, X) array-like movie (ndarray, memmap, h5py/zarr dataset,
             `calscope.io.Movie`, `calscope.motion.RegisteredMovie`), real values, no NaN, at
-            least 50 frames. It is read in chunks of ``chunk_frames`` frames into memory as
-            float32: two copies of 4 bytes per pixel and frame are held during the
-            initialization, and an InputError is raised when they would exceed
-            ``max_memory_gb``.
+            least 50 frames. It is read once, in chunks of ``chunk_frames`` frames, as
+            float32. Each patch (the whole frame when it is no larger than ``patch_px``)
+            needs two in-memory copies of 4 bytes per pixel and frame; an InputError is raised
+            when they would exceed ``max_memory_gb``.
         fs: frame rate (Hz).
         settings: `CnmfSettings`; defaults when None.
         progress: called as progress(step, done, total) between steps.
@@ -117,106 +105,67 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
         `Sources` with every component kept after merging; ``accepted`` marks the cells.
 
     Raises:
-        InputError: not a (T, Y, X) movie, fewer than 50 frames, NaN or ±inf, fs ≤ 0, or too
-            large for ``max_memory_gb``.
+        InputError: not a (T, Y, X) movie, fewer than 50 frames, NaN or ±inf, fs ≤ 0, or a
+            patch too large for ``max_memory_gb``.
     """
     settings = settings or CnmfSettings()
     rate = check_fs(fs)
-    _, height, width = extraction_shape(movie)
-    shape = (height, width)
-    total = settings.iterations + 3
+    n_frames, height, width = extraction_shape(movie)
+    overlap = (settings.patch_overlap_px if settings.patch_overlap_px is not None
+               else int(np.ceil(4 * settings.cell_radius_px)))
+    patches = patch_grid((height, width), settings.patch_px, overlap)
+    side = max(max(p.rows.stop - p.rows.start, p.cols.stop - p.cols.start) for p in patches)
+    budget = settings.max_memory_gb * 1e9
+    patch_bytes = check_memory(n_frames, min(side, height), min(side, width), copies=2,
+                               max_bytes=budget, unit="patch" if len(patches) > 1 else "")
+    steps = len(patches) if len(patches) > 1 else settings.iterations
+    total = steps + 3
     report = progress or (lambda step, done, of: None)
-
     report("reading the movie", 0, total)
-    data = load_pixels(movie, settings.chunk_frames, settings.max_memory_gb * 1e9, copies=2)
-    # the noise map from the pixels in memory (a (T, Y, X) view of them): no second read
-    noise = noise_map(data.T.reshape(-1, height, width), chunk_frames=settings.chunk_frames)
-    report("initialization", 1, total)
-    max_cells = settings.max_cells or max(1, int(height * width
-                                                 / (2 * settings.cell_radius_px) ** 2))
-    inside = _inside(shape, settings.border_px)
-    init = initialize(data, shape, noise, cell_radius_px=settings.cell_radius_px,
-                      min_energy_z=settings.min_energy_z, max_cells=max_cells,
-                      n_background=settings.n_background, chunk_frames=settings.chunk_frames,
-                      allowed=inside, seed=seed)
-    a, c = normalize(init.footprints * inside[:, None], init.traces)
-    b, f = init.background_footprints, init.background_traces
-    for round_ in range(settings.iterations):
-        report("iteration", 2 + round_, total)
-        fit = _update_traces(data, a, c, b, f, rate, settings)
-        c, f = fit.traces, fit.background
-        a, b = _update_footprints(data, a, c, b, f, shape, inside, settings)
-        a, c = normalize(a, c)
-        a, c, _ = merge_components(a, c, settings.merge_threshold)
-        keep = (np.linalg.norm(a, axis=0) > 0) & (np.ptp(c, axis=1) > 0)
-        a, c = a[:, keep], c[keep]
-    report("evaluation", total - 1, total)
-    fit = _update_traces(data, a, c, b, f, rate, settings)
+    inside = inside_border((height, width), settings.border_px)
+    # the whole frame in one patch keeps its only copy in memory for the factorisation
+    memory = budget if len(patches) == 1 else budget - patch_bytes
+    with pixel_store(movie, settings.chunk_frames, memory) as store:
+        if len(patches) == 1:
+            factors = factorize(store.pixels, store.shape, store.noise, inside, rate, settings,
+                                seed=seed,
+                                on_round=lambda i: report("iteration", 1 + i, total))
+        else:
+            factors = factorize_patches(
+                store, inside, rate, settings, patches, seed=seed,
+                on_patch=lambda i: report(f"patch {i + 1} of {len(patches)}", 1 + i, total))
+        report("traces of the whole frame", steps + 1, total)
+        sources = _finish(store.pixels, factors, store.noise, rate, settings)
+    report("done", total, total)
+    return sources
+
+
+def _finish(data: np.ndarray, factors: Factors, noise: np.ndarray, fs: float,
+            settings: CnmfSettings) -> Sources:
+    """The last trace update, the quality test and ΔF/F of every component; ``data`` (P, T)
+    may be a memory map and the factors' footprints sparse."""
+    a, b = factors.footprints, factors.background_footprints
+    shape = noise.shape
+    fit = update_traces(data, a, factors.traces, b, factors.background_traces, fs, settings)
     quality = evaluate(data, a, fit.traces, fit.calcium, fit.sn, (b, fit.background), shape,
                        grow_px=max(settings.grow_px, 1))
     accepted = (quality.spatial_r >= settings.min_spatial_r) & (quality.snr >= settings.min_snr)
-    dff = _dff(fit, a, b, rate, settings.baseline_window_s)
-    report("done", total, total)
+    dff = _dff(fit, a, b, fs, settings.baseline_window_s)
+    background = b.toarray() if scipy.sparse.issparse(b) else b
     return Sources(
-        footprints=scipy.sparse.csc_matrix(a.astype(np.float32)),
+        footprints=scipy.sparse.csc_matrix(a, dtype=np.float32),
         traces=fit.traces.astype(np.float32), raw_traces=fit.raw.astype(np.float32),
         spikes=fit.spikes.astype(np.float32), dff=dff.astype(np.float32),
-        background_footprints=b.astype(np.float32),
+        background_footprints=background.astype(np.float32),
         background_traces=fit.background.astype(np.float32), noise_map=noise,
-        quality=quality, accepted=accepted, shape=shape, fs=rate)
+        quality=quality, accepted=accepted, shape=(int(shape[0]), int(shape[1])), fs=fs)
 
 
-def _update_traces(data: np.ndarray, a: np.ndarray, c: np.ndarray, b: np.ndarray,
-                   f: np.ndarray, fs: float, settings: CnmfSettings) -> _Temporal:
-    """HALS on the cells' and background's traces, then each cell's raw trace (its HALS trace
-    plus what the data add beyond the model) denoised by OASIS, then the background's traces
-    refitted to the denoised cells."""
-    n_cells = a.shape[1]
-    both = np.hstack([a, b])
-    u, v = times_data(both.T, data), gram(both)
-    rows = hals_rows(u, v, np.vstack([c, f]), settings.hals_sweeps)
-    diagonal = np.maximum(np.diag(v)[:n_cells], 1e-12)
-    raw = rows[:n_cells] + (u[:n_cells] - v[:n_cells] @ rows) / diagonal[:, None]
-    calcium, baseline = np.zeros_like(raw), np.zeros_like(raw)
-    spikes, sn = np.zeros_like(raw), np.full(n_cells, np.nan)
-    usable = ~unusable_rows(raw) if n_cells else np.zeros(0, dtype=bool)
-    if usable.any():
-        fit = deconvolve(raw[usable], fs, order=settings.order, baseline=True,
-                         baseline_window_s=settings.baseline_window_s, native_fs=fs)
-        calcium[usable], baseline[usable] = fit.calcium, fit.baseline
-        spikes[usable], sn[usable] = fit.spikes, fit.sn
-    traces = calcium + baseline
-    rows[:n_cells] = traces
-    rows = hals_rows(u, v, rows, settings.hals_sweeps, rows=np.arange(n_cells, len(rows)))
-    return _Temporal(traces=traces, raw=raw, calcium=calcium, baseline=baseline,
-                     spikes=spikes, sn=sn, background=rows[n_cells:])
-
-
-def _inside(shape: tuple[int, int], border_px: int) -> np.ndarray:
-    """(Y*X,) bool: the pixels at least ``border_px`` from the frame's edge."""
-    inside = np.zeros(shape, dtype=bool)
-    inside[border_px:shape[0] - border_px, border_px:shape[1] - border_px] = True
-    return inside.ravel()
-
-
-def _update_footprints(data: np.ndarray, a: np.ndarray, c: np.ndarray, b: np.ndarray,
-                       f: np.ndarray, shape: tuple[int, int], inside: np.ndarray,
-                       settings: CnmfSettings) -> tuple[np.ndarray, np.ndarray]:
-    """HALS on the footprints (each within its support grown by ``grow_px``, and ``inside``
-    (Y*X,) bool: off the border) and the background images (anywhere)."""
-    masks: list[np.ndarray | None] = [
-        mask[inside[mask]] for mask in support_masks(a, shape, settings.grow_px)]
-    masks += [None] * b.shape[1]
-    both = update_footprints(data, np.hstack([a, b]), np.vstack([c, f]), masks,
-                             settings.hals_sweeps)
-    return both[:, :a.shape[1]], both[:, a.shape[1]:]
-
-
-def _dff(fit: _Temporal, a: np.ndarray, b: np.ndarray, fs: float, window_s: float
-         ) -> np.ndarray:
+def _dff(fit: Temporal, a: np.ndarray | scipy.sparse.spmatrix,
+         b: np.ndarray | scipy.sparse.spmatrix, fs: float, window_s: float) -> np.ndarray:
     """(K, T) ΔF/F: (raw − baseline) / (baseline + background under the footprint, the latter
     a running mean over ``window_s``); the denominator is floored at 1% of its median level."""
-    under = (a.T @ b) @ fit.background
+    under = np.asarray((a.T @ b) @ fit.background)
     size = max(1, int(round(window_s * fs)))
     under = ndimage.uniform_filter1d(under, size, axis=1, mode="nearest")
     level = fit.baseline + under

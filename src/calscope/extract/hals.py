@@ -111,16 +111,16 @@ def objective(data: np.ndarray, footprints: np.ndarray | scipy.sparse.spmatrix,
     return data_norm - 2.0 * float(np.sum(u * c)) + float(np.sum(gram(footprints) * (c @ c.T)))
 
 
-def support_masks(footprints: np.ndarray, shape: tuple[int, int], grow_px: int
-                  ) -> list[np.ndarray]:
-    """Per column of (P, K) ``footprints``, the pixel indices (C order in ``shape``) of its
-    support grown by ``grow_px`` pixels (a disk-shaped dilation): where the footprint may
-    spread in one update. An empty column gets an empty mask."""
+def support_masks(footprints: np.ndarray | scipy.sparse.spmatrix, shape: tuple[int, int],
+                  grow_px: int) -> list[np.ndarray]:
+    """Per column of (P, K) ``footprints`` (dense or sparse), the pixel indices (C order in
+    ``shape``) of its support grown by ``grow_px`` pixels (a disk-shaped dilation): where the
+    footprint may spread in one update. An empty column gets an empty mask."""
     height, width = shape
     disk = _disk(grow_px)
     masks = []
     for k in range(footprints.shape[1]):
-        support = np.flatnonzero(footprints[:, k] > 0)
+        support = column_support(footprints, k)
         if support.size == 0:
             masks.append(support)
             continue
@@ -133,6 +133,15 @@ def support_masks(footprints: np.ndarray, shape: tuple[int, int], grow_px: int
         gy, gx = np.nonzero(grown)
         masks.append((gy + y0) * width + gx + x0)
     return masks
+
+
+def column_support(footprints: np.ndarray | scipy.sparse.spmatrix, k: int) -> np.ndarray:
+    """The sorted pixel indices where column ``k`` of (P, K) ``footprints`` (dense or sparse)
+    is positive."""
+    if scipy.sparse.issparse(footprints):
+        column = footprints[:, [k]].tocoo()
+        return np.sort(column.row[column.data > 0])
+    return np.flatnonzero(footprints[:, k] > 0)
 
 
 def normalize(footprints: np.ndarray, traces: np.ndarray

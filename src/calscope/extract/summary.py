@@ -63,7 +63,7 @@ def summary_images(movie: MovieLike, *, chunk_frames: int = 500) -> SummaryImage
     n_frames, height, width = extraction_shape(movie)
     total = np.zeros((height, width))
     peak = np.full((height, width), -np.inf, dtype=np.float32)
-    noise = _NoisePower(height * width, n_frames)
+    noise = NoisePower(height * width, n_frames)
     for _, frames in frame_chunks(movie, chunk_frames):
         total += frames.sum(axis=0, dtype=np.float64)
         np.maximum(peak, frames.max(axis=0), out=peak)
@@ -82,13 +82,13 @@ def noise_map(movie: MovieLike, *, chunk_frames: int = 500) -> np.ndarray:
     """(Y, X) float32 noise σ of each pixel's trace (`SummaryImages.noise` alone, in one pass
     over ``movie``, (T, Y, X))."""
     n_frames, height, width = extraction_shape(movie)
-    noise = _NoisePower(height * width, n_frames)
+    noise = NoisePower(height * width, n_frames)
     for _, frames in frame_chunks(movie, chunk_frames):
         noise.add(frames)
     return noise.image((height, width))
 
 
-class _NoisePower:
+class NoisePower:
     """Per-pixel noise power summed over chunks of frames, weighted by their length; chunks
     shorter than `MIN_NOISE_FRAMES` are left out unless they are the whole movie."""
 
