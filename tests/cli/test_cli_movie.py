@@ -14,6 +14,7 @@ from calscope import simulate
 from calscope.cli import app
 from calscope.io import read_movie, write_movie
 from calscope.io.bundle import read_bundle
+from calscope.pipeline.analysis import read_analysis
 
 runner = CliRunner()
 
@@ -89,7 +90,12 @@ def test_register_extract_deconvolve_chain(tmp_path: Path) -> None:
              ["extract", str(tmp_path / "reg.h5"), "--cell-radius", "5", "--out",
               str(tmp_path / "cells.npz")],
              ["deconvolve", str(tmp_path / "cells.dff.npy"), "--fs", "30", "--method", "oasis",
-              "--out", str(tmp_path / "spikes.npy")]]
+              "--out", str(tmp_path / "spikes.npy")],
+             # the cells file itself is read as traces, with its rate and footprints
+             ["deconvolve", str(tmp_path / "cells.npz"), "--method", "oasis",
+              "--out", str(tmp_path / "spikes_of_cells.npy")],
+             ["analyze", str(tmp_path / "cells.npz"), "--method", "oasis",
+              "--out", str(tmp_path / "results")]]
     for step in steps:
         result = runner.invoke(app, step)
         assert result.exit_code == 0, (step[0], result.output)
@@ -101,6 +107,18 @@ def test_register_extract_deconvolve_chain(tmp_path: Path) -> None:
     assert match.f1 >= 0.7, (match.precision, match.recall)
     spikes = np.load(tmp_path / "spikes.npy")
     assert spikes.shape == (int(arrays["accepted"].sum()), 400)
+    np.testing.assert_array_equal(np.load(tmp_path / "spikes_of_cells.npy"), spikes)
+    analysis = read_analysis(tmp_path / "results")
+    assert analysis.fs == sim.fs and analysis.fov_image.shape == (80, 80)
+    # each accepted cell's outline is labelled where its footprint lies
+    labels = analysis.fov_labels.ravel()
+    accepted = np.flatnonzero(arrays["accepted"])
+    assert set(np.unique(labels)) - {0} <= set(range(1, accepted.size + 1))
+    for i, row in enumerate(accepted):
+        peak = footprints[:, row].toarray().ravel().argmax()
+        assert labels[peak] >= i + 1  # its own label, or a later cell's that overlaps it
+    assert "field of view" not in analysis.meta.get("skipped", {})
+    assert (tmp_path / "results" / "report.html").is_file()
 
 
 def test_extract_refuses_bad_requests(tmp_path: Path, moving: simulate.SimulatedMovie) -> None:

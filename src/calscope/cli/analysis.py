@@ -20,6 +20,7 @@ from calscope.infer.cell_types import DEFAULT_CELL_TYPE
 from calscope.io.caiman import read_caiman_fov
 from calscope.io.nwb import read_nwb_fov
 from calscope.io.stimulus import read_stimulus
+from calscope.io.sources import read_cells_fov
 from calscope.io.suite2p_fov import read_suite2p_fov
 from calscope.io.traces import read_traces
 from calscope.pipeline.analysis import RESULTS_NAMES, analyze, read_analysis, write_analysis
@@ -27,7 +28,8 @@ from calscope.population.result import AnalysisResult
 
 REPORT_FORMATS = ("html", "png")
 #: the field of view (image and ROI labels) of the trace formats that carry footprints
-FOV_READERS = {"suite2p": read_suite2p_fov, "caiman": read_caiman_fov, "nwb": read_nwb_fov}
+FOV_READERS = {"suite2p": read_suite2p_fov, "caiman": read_caiman_fov, "nwb": read_nwb_fov,
+               "cells": read_cells_fov}
 
 
 def written_line(paths: list[Path], root: Path) -> str:
@@ -131,8 +133,9 @@ def analyze_command(
         meta["fov_kind"] = fov.kind
     else:
         meta["skipped"] = {"field of view": "no footprints in the input (a Suite2p folder with "
-                                            "stat.npy, a CaImAn file or an NWB file with ROI "
-                                            "masks gives them)"}
+                                            "stat.npy, a CaImAn file, an NWB file with ROI "
+                                            "masks or the cells of `calscope extract` give "
+                                            "them)"}
     fov_fields = {} if fov is None else {"fov_image": fov.image, "fov_labels": fov.labels}
     with step_progress("analysing") as progress:
         result = analyze(np.asarray(activity), data.fs, traces=traces,

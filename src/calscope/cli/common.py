@@ -26,8 +26,9 @@ DEFAULT_METHOD = "supervised"
 
 #: help texts of options shared by `deconvolve`, `analyze` and `train`
 KEY_HELP = "Variable (.mat), dataset (.h5) or ROI series (.nwb) to read."
-ALL_ROIS_HELP = ("Suite2p, CaImAn and NWB: every ROI, not only those accepted as cells "
-                 "(iscell.npy or an NWB iscell column; CaImAn's idx_components).")
+ALL_ROIS_HELP = ("Suite2p, CaImAn, NWB and `calscope extract` cells: every ROI, not only those "
+                 "accepted as cells (iscell.npy or an NWB iscell column; CaImAn's "
+                 "idx_components; the cells file's accepted).")
 CELL_TYPE_HELP = ("supervised: which shipped model, by the cells imaged: excitatory (the "
                   "default; principal neurons), inhibitory (labelled interneurons: their spike "
                   "counts) or any (trained on both); see docs/supervised.md.")

@@ -176,5 +176,6 @@ def extract_command(
                       f"{np.median(sources.quality.spatial_r[sources.accepted]):.2f}")
     out_console.print(table)
     err_console.print(f"wrote {bundle} and {dff} (ΔF/F of the {accepted} accepted cells); "
-                      f"next: calscope deconvolve {dff} --fs {frames.fs:g} --out spikes.npz",
+                      f"next: calscope analyze {bundle} --out results (spikes, population, "
+                      f"report), or calscope deconvolve {bundle} --out spikes.npz",
                       highlight=False)

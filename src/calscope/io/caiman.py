@@ -19,12 +19,10 @@ import numpy as np
 import scipy.sparse
 
 from calscope.errors import InputError, unreadable
-from calscope.io.suite2p_fov import FieldOfView
+from calscope.io.fov import FieldOfView, footprint_labels
 
 #: the trace CaImAn's ΔF/F is stored as, and the fallback without it
 DFF_FIELD, DENOISED_FIELD, RESIDUAL_FIELD = "F_dff", "C", "YrA"
-#: a footprint's pixels labelled as its ROI: weight ≥ this fraction of the footprint's peak
-FOOTPRINT_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -95,10 +93,10 @@ def read_caiman(handle: h5py.File, path: Path, all_rois: bool = False) -> Caiman
 
 
 def read_caiman_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
-    """The field of view of the CaImAn components ``rows``: labels from the footprints (each
-    component's pixels of at least `FOOTPRINT_FRACTION` of its peak weight) over the correlation
-    image (``Cn``), else the background (``b``), else the footprints' own weights; None when the
-    file has no footprints or no 2-D ``dims``.
+    """The field of view of the CaImAn components ``rows``: labels from the footprints
+    (`calscope.io.fov.footprint_labels`) over the correlation image (``Cn``), else the
+    background (``b``), else the footprints' own weights; None when the file has no footprints
+    or no 2-D ``dims``.
 
     Raises:
         InputError: the footprints do not cover ``rows`` or the ``dims``.
@@ -123,14 +121,8 @@ def read_caiman_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
         raise InputError(f"{path}: the footprints estimates/A ({footprints.shape[0]} pixels × "
                          f"{footprints.shape[1]} components) do not match dims {shape} and the "
                          f"{len(rows)} components read; the file is inconsistent")
-    labels = np.zeros(shape, dtype=np.int32)
-    weights = np.zeros(shape, dtype=np.float32)
-    for i, row in enumerate(rows):
-        image = footprints[:, int(row)].toarray().reshape(shape, order="F")
-        peak = float(image.max(initial=0.0))
-        if peak > 0:
-            labels[image >= FOOTPRINT_FRACTION * peak] = i + 1
-            weights += (image / peak).astype(np.float32)
+    labels, weights = footprint_labels(
+        (footprints[:, int(row)].toarray().reshape(shape, order="F") for row in rows), shape)
     if correlation is not None and correlation.shape == shape:
         return FieldOfView(correlation.astype(np.float32), labels, "correlation image")
     if background is not None and background.shape[0] == shape[0] * shape[1]:

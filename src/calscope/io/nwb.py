@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 
 from calscope.errors import InputError, unreadable
-from calscope.io.suite2p_fov import FieldOfView
+from calscope.io.fov import FieldOfView, footprint_labels
 from calscope.io.writers import atomic_path
 
-#: a footprint's pixels labelled as its ROI: weight ≥ this fraction of the footprint's peak
-MASK_FRACTION = 0.2
 #: series (or containers) with these words in their name are not a cell's own fluorescence
 NEUROPIL_WORDS, NOT_FLUORESCENCE_WORDS = ("neuropil",), ("neuropil", "deconv", "spike", "spks")
 #: the container (of type Fluorescence, as Suite2p's "Deconvolved") results are written to
@@ -156,10 +154,10 @@ def write_nwb_result(path: str | Path, result: Any, source: str | Path, rows: np
 
 def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
     """The field of view of the segmentation ROIs ``rows`` (positions in the plane segmentation
-    that the traces read by :func:`read_nwb` point at): labels from their masks (pixels of at
-    least `MASK_FRACTION` of each mask's peak), over a 2-D image of the processing module
-    (Suite2p's ``meanImg`` first) or else the masks' own weights; None when the file has no
-    segmentation with masks.
+    that the traces read by :func:`read_nwb` point at): labels from their masks
+    (`calscope.io.fov.footprint_labels`), over a 2-D image of the processing module (Suite2p's
+    ``meanImg`` first) or else the masks' own weights; None when the file has no segmentation
+    with masks.
     """
     from pynwb.base import Images
     from pynwb.ophys import PlaneSegmentation
@@ -172,13 +170,7 @@ def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
         masks = _masks(segmentations[0], rows)
         if masks is None:
             return None
-        labels = np.zeros(masks.shape[1:], dtype=np.int32)
-        weights = np.zeros(masks.shape[1:], dtype=np.float32)
-        for i, mask in enumerate(masks):
-            peak = float(mask.max(initial=0.0))
-            if peak > 0:
-                labels[mask >= MASK_FRACTION * peak] = i + 1
-                weights += (mask / peak).astype(np.float32)
+        labels, weights = footprint_labels(masks, masks.shape[1:])
         images = [(name, np.asarray(image.data[:], dtype=np.float32))
                   for container in nwbfile.objects.values() if isinstance(container, Images)
                   for name, image in container.images.items()]

@@ -5,7 +5,9 @@ footprints as the three arrays of their CSC matrix (``footprints_data``, ``_indi
 ``_indptr``) and the quality measures as ``quality_<name>``; its metadata holds the frame
 shape, the rate and what the caller adds (settings, source). Beside it,
 `write_sources` writes the ΔF/F of the accepted cells as ``<name>.dff.npy`` (cells × frames),
-ready for ``calscope deconvolve``.
+ready for ``calscope deconvolve``. The bundle itself is read as traces too (`read_cells`: the
+accepted cells' ΔF/F and the rate), with the cells' outlines over the model's mean image as its
+field of view (`read_cells_fov`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from calscope.errors import InputError
 from calscope.io.bundle import read_bundle, write_bundle
+from calscope.io.fov import FieldOfView, footprint_labels
 from calscope.io.writers import write_spikes
 
 #: the bundle group (Zarr) extraction results are written to
@@ -56,9 +60,56 @@ def read_footprints(path: str | Path) -> tuple[scipy.sparse.csc_matrix, dict[str
                                                dict[str, Any]]:
     """The (Y*X, cells) footprints, the other arrays and the metadata of a bundle written by
     `write_sources`."""
-    arrays, meta = read_bundle(path, group=SOURCES_GROUP)
+    arrays, meta = _read_sources(path)
     height, width = meta["shape"]
     footprints = scipy.sparse.csc_matrix(
         (arrays.pop("footprints_data"), arrays.pop("footprints_indices"),
          arrays.pop("footprints_indptr")), shape=(height * width, meta["cells"]))
     return footprints, arrays, meta
+
+
+def read_cells(path: str | Path, all_cells: bool = False
+               ) -> tuple[np.ndarray, float, np.ndarray]:
+    """The ΔF/F of the cells in a bundle written by `write_sources`.
+
+    Args:
+        path: the bundle (.npz or .zarr).
+        all_cells: every component, not only the accepted ones.
+
+    Returns:
+        (cells, T) float32 ΔF/F, the frame rate (Hz) and the (cells,) int64 component indices.
+
+    Raises:
+        InputError: the bundle holds no extraction results, or no accepted cell.
+    """
+    arrays, meta = _read_sources(path)
+    rows = (np.arange(meta["cells"]) if all_cells
+            else np.flatnonzero(np.asarray(arrays["accepted"], dtype=bool)))
+    if rows.size == 0:
+        raise InputError(f"{path}: none of the {meta['cells']} components was accepted as a "
+                         "cell; read them all (--all-rois) or extract again with lower "
+                         "cnmf.min_snr / cnmf.min_spatial_r")
+    return np.asarray(arrays["dff"], dtype=np.float32)[rows], float(meta["fs"]), rows
+
+
+def read_cells_fov(path: str | Path, rows: np.ndarray) -> FieldOfView:
+    """The field of view of the components ``rows`` of a `write_sources` bundle: their labels
+    (`calscope.io.fov.footprint_labels`) over the model's mean image, A·mean(C) + B·mean(F)."""
+    footprints, arrays, meta = read_footprints(path)
+    shape = tuple(meta["shape"])
+    mean = (footprints @ np.asarray(arrays["traces"]).mean(axis=1)
+            + np.asarray(arrays["background_footprints"])
+            @ np.asarray(arrays["background_traces"]).mean(axis=1))
+    labels, _ = footprint_labels(
+        (footprints[:, int(row)].toarray().reshape(shape) for row in rows), shape)
+    return FieldOfView(np.asarray(mean, dtype=np.float32).reshape(shape), labels,
+                       "mean image (CNMF model)")
+
+
+def _read_sources(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and metadata of a `write_sources` bundle; InputError for another bundle."""
+    arrays, meta = read_bundle(path, group=SOURCES_GROUP)
+    if "footprints_indptr" not in arrays or "cells" not in meta:
+        raise InputError(f"{path}: holds no cells extracted by `calscope extract`; traces are "
+                         "read from an .npz or .zarr only when it holds such cells")
+    return arrays, meta

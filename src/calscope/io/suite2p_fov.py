@@ -7,23 +7,12 @@ present, gives the mean image (``meanImg``) and the field size (``Ly``, ``Lx``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from calscope.errors import InputError, unreadable
-
-
-@dataclass(frozen=True)
-class FieldOfView:
-    """``image`` (Y, X) float32, ``labels`` (Y, X) int32 (0 = none, i + 1 = ROI ``rows[i]``),
-    and ``kind``, what the image is: for Suite2p "mean image" or "ROI weights (no ops.npy)"
-    (CaImAn's: `calscope.io.caiman.read_caiman_fov`; NWB's: `calscope.io.nwb.read_nwb_fov`)."""
-
-    image: np.ndarray
-    labels: np.ndarray
-    kind: str
+from calscope.io.fov import FieldOfView
 
 
 def _plane(folder: Path) -> Path | None:

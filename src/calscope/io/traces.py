@@ -21,11 +21,12 @@ from calscope.io.caiman import is_caiman, read_caiman
 from calscope.io.cascade import cascade_trial_table
 from calscope.io.matlab import load_mat
 from calscope.io.nwb import read_nwb
+from calscope.io.sources import read_cells
 from calscope.validation import as_trace_matrix, check_fs, check_usable, unusable_rows
 
 NEUROPIL_COEFF = 0.7
 SUPPORTED = (".npy, .csv, .mat, .h5, .hdf5 (a dataset, or CaImAn results), .nwb (ROI traces), "
-             "or a Suite2p folder")
+             "a Suite2p folder, or the cells of `calscope extract` (.npz, .zarr)")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class TraceData:
         rows: (cells,) int64, which rows / ROIs / columns / trials of the input these are.
         names: a label per row (CSV header, "roi 12", "trial 0", "row 3").
         source: the path read.
-        fmt: "npy", "csv", "mat", "h5", "caiman", "nwb", "suite2p" or "cascade".
+        fmt: "npy", "csv", "mat", "h5", "caiman", "nwb", "suite2p", "cascade" or "cells".
         was_1d: the input was a single 1-D trace.
         raw_fluorescence: the format says the traces are fluorescence, not ΔF/F (Suite2p's F,
             an NWB ``Fluorescence`` series), so the supervised method needs ΔF/F computed.
@@ -85,13 +86,14 @@ def read_traces(
             ``C + YrA`` with a warning; fs from ``params/data/fr``); ``.nwb``, the ROI traces
             of a ``DfOverF`` container, else of a ``Fluorescence`` one (− 0.7 × its neuropil
             series), fs from the series' rate or timestamps (:func:`calscope.io.nwb.read_nwb`);
-            or a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``, ``ops.npy``;
-            F − 0.7·Fneu when Fneu is present).
+            a Suite2p folder (``F.npy``, optional ``Fneu.npy``, ``iscell.npy``, ``ops.npy``;
+            F − 0.7·Fneu when Fneu is present); or the cells written by ``calscope extract``
+            (``.npz`` or ``.zarr``: the accepted cells' ΔF/F, fs from the file).
         fs: sampling rate in Hz; overrides the one stored in the file.
         key: the variable (``.mat``), dataset (``.h5``) or series (``.nwb``) to read, when the
             file holds several (given for a CaImAn file, that dataset is read as a plain HDF5
             one).
-        all_rois: Suite2p, CaImAn and NWB: keep every ROI, not only those ``iscell.npy`` (an
+        all_rois: Suite2p, CaImAn, NWB and extracted cells: keep every ROI, not only those ``iscell.npy`` (an
             NWB segmentation's ``iscell`` column) marks as cells (the components of CaImAn's
             ``idx_components``).
         require_fs: raise when neither the file nor ``fs`` gives a sampling rate.
@@ -157,9 +159,12 @@ def validate_traces(
 
 def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
     """Run the reader that fits ``path``."""
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".zarr"):
+        return _only_for(key, path, "cells from `calscope extract`") or _read_cells(path,
+                                                                                  all_rois)
     if path.is_dir():
         return _only_for(key, path, "a Suite2p folder") or _read_suite2p(path, all_rois)
-    suffix = path.suffix.lower()
     if suffix == ".npy":
         return _only_for(key, path, ".npy files") or _Read(_load_npy(path), fmt="npy")
     if suffix == ".csv":
@@ -171,6 +176,13 @@ def _dispatch(path: Path, key: str | None, all_rois: bool) -> _Read:
     if suffix == ".nwb":
         return _read_nwb(path, key, all_rois)
     raise InputError(f"{path}: unknown trace format '{suffix}'; use {SUPPORTED}")
+
+
+def _read_cells(path: Path, all_cells: bool) -> _Read:
+    """The ΔF/F of the cells `calscope extract` wrote (`calscope.io.sources.read_cells`)."""
+    dff, fs, rows = read_cells(path, all_cells)
+    return _Read(dff, fmt="cells", fs=fs, rows=rows,
+                 names=tuple(f"cell {row}" for row in rows))
 
 
 def _only_for(key: str | None, path: Path, kind: str) -> None:
