@@ -12,6 +12,7 @@ from rich.table import Table
 
 from calscope.cli.common import (app, count_progress, err_console, friendly, out_console,
                                  settings_from, step_progress)
+from calscope.config import MotionSettings
 from calscope.errors import InputError
 from calscope.extract import cnmf
 from calscope.io.bundle import STORES, read_bundle, write_bundle
@@ -24,6 +25,17 @@ from calscope.motion import (RegisteredMovie, Registration, RegistrationMetrics,
 MOVIE_KEY_HELP = "Dataset (.h5), array (.zarr) or image series (.nwb) holding the frames."
 AXES_HELP = ("Stored axis order when it is not T, Y, X, e.g. YXT (an HDF5 dataset stored "
              "height × width × frames) or TCYX with --channel. TIFF files name their own.")
+
+
+#: Options shared by the commands that read a movie.
+MovieFs = Annotated[Optional[float], typer.Option("--fs", help="Frame rate (Hz); default: "
+                                                  "the file's.")]
+MovieKey = Annotated[Optional[str], typer.Option("--key", help=MOVIE_KEY_HELP)]
+MovieAxes = Annotated[Optional[str], typer.Option("--axes", help=AXES_HELP)]
+MovieChannel = Annotated[Optional[int], typer.Option("--channel", help="The channel to use, "
+                                                     "for a movie with several.")]
+CellRadius = Annotated[Optional[float], typer.Option("--cell-radius", help="Typical cell "
+                                                     "radius (pixels); default 6.")]
 
 
 def registration_path(out: Path) -> Path:
@@ -41,8 +53,8 @@ def register_command(
                                       "and quality go beside it as <name>.registration.npz.")],
     fs: Annotated[Optional[float], typer.Option(help="Frame rate (Hz), stored with the "
                                                 "results; default: the file's.")] = None,
-    key: Annotated[Optional[str], typer.Option(help=MOVIE_KEY_HELP)] = None,
-    axes: Annotated[Optional[str], typer.Option(help=AXES_HELP)] = None,
+    key: MovieKey = None,
+    axes: MovieAxes = None,
     channel: Annotated[Optional[int], typer.Option(help="The channel to register, for a "
                                                    "movie with several.")] = None,
     rigid: Annotated[bool, typer.Option("--rigid", help="Rigid registration only (no "
@@ -74,21 +86,11 @@ def register_command(
             write_movie(out, RegisteredMovie(frames, registration), fs=frames.fs,
                         chunk_frames=settings.chunk_frames, progress=update)
         metrics = registration_metrics(frames, registration)
-        write_bundle(shifts_path, _arrays(registration),
+        write_bundle(shifts_path, registration.arrays(),
                      {"movie": str(movie), "source": frames.source, "fs": frames.fs,
                       "registered_movie": str(out), "settings": settings.model_dump(mode="json"),
                       "metrics": metrics.as_dict()})
     _summary(registration, metrics, out, shifts_path)
-
-
-def _arrays(registration: Registration) -> dict[str, np.ndarray]:
-    """The registration's arrays, as stored in <name>.registration.npz."""
-    arrays = {"shifts": registration.shifts, "template": registration.template,
-              "correlation": registration.correlation}
-    if registration.block_shifts is not None and registration.block_centers is not None:
-        arrays["block_shifts"] = registration.block_shifts
-        arrays["block_center_rows"], arrays["block_center_columns"] = registration.block_centers
-    return arrays
 
 
 def _summary(registration: Registration, metrics: RegistrationMetrics, out: Path,
@@ -112,11 +114,9 @@ def registered_border(movie: Path) -> int | None:
     path = registration_path(movie)
     if not path.is_file():
         return None
-    arrays, _ = read_bundle(path)
-    largest = float(np.abs(arrays["shifts"]).max(initial=0.0))
-    if "block_shifts" in arrays:
-        largest += float(np.abs(arrays["block_shifts"]).max(initial=0.0))
-    return int(np.ceil(largest))
+    arrays, meta = read_bundle(path)
+    settings = MotionSettings.model_validate(meta.get("settings", {}))
+    return Registration.from_arrays(arrays, settings).edge_px()
 
 
 @app.command("extract")
@@ -128,14 +128,11 @@ def extract_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="The cells (.npz or .zarr): "
                                       "footprints, traces, spikes, ΔF/F, quality. The accepted "
                                       "cells' ΔF/F also goes beside it as <name>.dff.npy.")],
-    fs: Annotated[Optional[float], typer.Option(help="Frame rate (Hz); default: the file's.")]
-    = None,
-    key: Annotated[Optional[str], typer.Option(help=MOVIE_KEY_HELP)] = None,
-    axes: Annotated[Optional[str], typer.Option(help=AXES_HELP)] = None,
-    channel: Annotated[Optional[int], typer.Option(help="The channel to use, for a movie with "
-                                                   "several.")] = None,
-    cell_radius: Annotated[Optional[float], typer.Option(help="Typical cell radius (pixels); "
-                                                         "default 6.")] = None,
+    fs: MovieFs = None,
+    key: MovieKey = None,
+    axes: MovieAxes = None,
+    channel: MovieChannel = None,
+    cell_radius: CellRadius = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (cnmf section).")]
     = None,
 ) -> None:

@@ -40,7 +40,8 @@ def merge_components(footprints: np.ndarray | scipy.sparse.spmatrix, traces: np.
     a = scipy.sparse.csc_matrix(footprints) if sparse else footprints
     support = scipy.sparse.csc_matrix(a > 0, dtype=np.float32)
     overlap = (support.T @ support).toarray() > 0
-    correlated = np.corrcoef(traces) > threshold if traces.shape[1] > 1 else overlap
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat trace correlates with none
+        correlated = np.corrcoef(traces) > threshold if traces.shape[1] > 1 else overlap
     pairs = np.triu(overlap & np.nan_to_num(correlated).astype(bool), k=1)
     n_groups, labels = connected_components(scipy.sparse.csr_matrix(pairs), directed=False)
     if n_groups == n:

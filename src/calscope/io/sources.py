@@ -36,9 +36,11 @@ def dff_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}.dff.npy")
 
 
-def write_sources(path: str | Path, sources: Any, meta: dict[str, Any]) -> tuple[Path, Path]:
+def write_sources(path: str | Path, sources: Any, meta: dict[str, Any],
+                  dff: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``sources`` (a `calscope.extract.Sources`) to ``path`` (.npz or .zarr) and the
-    accepted cells' (cells, T) float32 ΔF/F to `dff_path`; both atomically.
+    accepted cells' (cells, T) float32 ΔF/F to ``dff`` (default: `dff_path`); both
+    atomically.
 
     Returns:
         (the bundle, the ΔF/F file).
@@ -52,8 +54,9 @@ def write_sources(path: str | Path, sources: Any, meta: dict[str, Any]) -> tuple
     info = {**meta, "shape": list(sources.shape), "fs": sources.fs,
             "cells": int(footprints.shape[1]), "accepted": int(np.sum(sources.accepted))}
     bundle = write_bundle(path, arrays, info, group=SOURCES_GROUP)
-    dff = write_spikes(dff_path(path), np.asarray(sources.dff)[np.asarray(sources.accepted)])
-    return bundle, dff
+    written = write_spikes(dff_path(path) if dff is None else dff,
+                           np.asarray(sources.dff)[np.asarray(sources.accepted)])
+    return bundle, written
 
 
 def read_footprints(path: str | Path) -> tuple[scipy.sparse.csc_matrix, dict[str, np.ndarray],

@@ -71,6 +71,38 @@ class Registration:
             return np.broadcast_to(rigid, (index.size, 2, *self.template.shape)).copy()
         return rigid + pixel_field(self.block_shifts[index], *self._weights)
 
+    def edge_px(self) -> int:
+        """Width (pixels) of the frame's edge strip that registration may fill by repeating
+        the edge: the largest rigid plus block shift, rounded up (CNMF's ``border_px``)."""
+        largest = float(np.abs(self.shifts).max(initial=0.0))
+        if self.block_shifts is not None:
+            largest += float(np.abs(self.block_shifts).max(initial=0.0))
+        return int(np.ceil(largest))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The registration as named arrays (a results bundle's; `from_arrays` reverses it)."""
+        arrays = {"shifts": self.shifts, "template": self.template,
+                  "correlation": self.correlation}
+        if self.block_shifts is not None and self.block_centers is not None:
+            arrays["block_shifts"] = self.block_shifts
+            arrays["block_center_rows"], arrays["block_center_columns"] = self.block_centers
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], settings: MotionSettings
+                    ) -> Registration:
+        """The registration that `arrays` gave ``arrays``, measured with ``settings``."""
+        blocks = "block_shifts" in arrays
+        return cls(shifts=np.asarray(arrays["shifts"], dtype=np.float32),
+                   template=np.asarray(arrays["template"], dtype=np.float32),
+                   correlation=np.asarray(arrays["correlation"], dtype=np.float32),
+                   block_shifts=(np.asarray(arrays["block_shifts"], dtype=np.float32)
+                                 if blocks else None),
+                   block_centers=((np.asarray(arrays["block_center_rows"]),
+                                   np.asarray(arrays["block_center_columns"]))
+                                  if blocks else None),
+                   settings=settings)
+
     def valid_mask(self) -> np.ndarray:
         """(Y, X) bool: pixels that come from inside the frame in every registered frame (the
         others repeat the nearest edge pixel of some frame); crop to it before extracting

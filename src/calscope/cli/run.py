@@ -1,0 +1,85 @@
+"""`calscope run`: from a movie to cells, spikes, population analysis and the report, in one
+command whose finished stages a rerun reuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from calscope.cli.analysis import analyze_command
+from calscope.cli.common import (CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP, app,
+                                 count_progress, err_console, friendly, settings_from,
+                                 step_progress)
+from calscope.cli.movie import CellRadius, MovieAxes, MovieChannel, MovieFs, MovieKey
+from calscope.cli.spikes import check_cell_type_option, check_device_option
+from calscope.dispatch import METHODS
+from calscope.errors import InputError
+from calscope.io.movies import read_movie
+from calscope.pipeline.movie import (STORE_NAME, cells_stage, motion_stage,
+                                     movie_fingerprint)
+
+
+@app.command("run")
+@friendly
+def run_command(
+    movie: Annotated[Path, typer.Argument(help="The movie: .tif/.tiff, .h5/.hdf5, .zarr, .npy "
+                                          "or .nwb; read a chunk at a time.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything: the "
+                                      "results store calscope.zarr (groups motion, sources, "
+                                      "population), cells.dff.npy, report.html and figures/.")],
+    fs: MovieFs = None,
+    key: MovieKey = None,
+    axes: MovieAxes = None,
+    channel: MovieChannel = None,
+    rigid: Annotated[bool, typer.Option("--rigid", help="Rigid registration only.")] = False,
+    cell_radius: CellRadius = None,
+    method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)}.")]
+    = DEFAULT_METHOD,
+    model: Annotated[Optional[Path], typer.Option(help="amortized/supervised model file.")]
+    = None,
+    cell_type: Annotated[Optional[str], typer.Option(help=CELL_TYPE_HELP)] = None,
+    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (every section).")]
+    = None,
+) -> None:
+    """Run everything on a movie: motion correction, cell extraction (CNMF), spike inference,
+    population analysis and the HTML report. Motion and cells already computed in OUT from
+    the same movie and settings are reused, so a stopped or extended run picks up there."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder; give a folder name")
+    # the spike options are checked before the movie's hours of work, not after
+    if method not in METHODS:
+        raise InputError(f"--method: unknown method {method!r}; choose one of "
+                         f"{', '.join(METHODS)}")
+    check_cell_type_option(cell_type, method, model)
+    check_device_option(device, method)
+    settings = settings_from(config)
+    motion = settings.motion.model_copy(update={"nonrigid": False} if rigid else {})
+    cells = settings.cnmf.model_copy(
+        update={} if cell_radius is None else {"cell_radius_px": cell_radius})
+    cells = cells.model_validate(cells.model_dump())  # the overrides checked
+    store = out / STORE_NAME
+    with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
+        if frames.fs is None:
+            raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
+        out.mkdir(parents=True, exist_ok=True)
+        upstream = movie_fingerprint(movie, key=key, axes=axes, channel=channel, fs=frames.fs)
+        with count_progress(f"motion of {movie.name}", len(frames), "frames") as update:
+            registration, moved = motion_stage(frames, store, motion, upstream,
+                                               progress=update)
+        _said("motion", moved.reused, f"largest shift {registration.edge_px()} px")
+        with step_progress(f"cells of {movie.name}") as update:
+            found = cells_stage(frames, registration, frames.fs, store, cells,
+                                moved.fingerprint, progress=update)
+        _said("cells", found.reused,
+              f"{found.meta['accepted']} accepted of {found.meta['cells']} components")
+    analyze_command(input=store, out=out, fs=None, method=method, model=model, native_fs=None,
+                    cell_type=cell_type, device=device, spikes=False, key=None,
+                    all_rois=False, dff=None, config=config, stimulus=None, store="zarr")
+
+
+def _said(stage: str, reused: bool, what: str) -> None:
+    how = "reused from the earlier run in this folder" if reused else "done"
+    err_console.print(f"{stage}: {how} ({what})", highlight=False)
