@@ -72,7 +72,8 @@ import numpy as np  # noqa: E402
 from scipy.ndimage import map_coordinates  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_DIR, RESULTS_DIR, format_table, write_json  # noqa: E402
+from common import RESULTS_DIR, format_table, write_json  # noqa: E402
+from suite2p_peer import load_suite2p  # noqa: E402
 
 from calscope import simulate  # noqa: E402
 from calscope.config import MotionSettings  # noqa: E402
@@ -82,26 +83,8 @@ FS = 30.0
 WARMUP_FRAMES = 40
 GRID_STEP = 8  # pixels between the points where displacement fields are compared
 DEFAULT_BLOCK = 128  # both tools' default block size
-SUITE2P_DIR = BENCH_DIR / ".venvs" / "suite2p-nodeps"
-INSTALL_HINT = (f"pip install --no-deps --target {SUITE2P_DIR} suite2p==0.14.6 natsort "
-                f"importlib_metadata lazy-importer zipp, then run with PYTHONPATH={SUITE2P_DIR} "
-                "(see bench/README.md)")
 BLAS: dict[str, int | None] = {"default": None, "limit": None}  # OpenBLAS threads, set in main
 Field = Callable[[np.ndarray], np.ndarray]  # frame indices (n,) → (n, 2, Y, X) displacement
-
-
-def load_suite2p(skip: bool) -> tuple[Any, str | None]:
-    """(the suite2p package, None), or (None, why it is unavailable)."""
-    if skip:
-        return None, "skipped (--no-suite2p)"
-    if SUITE2P_DIR.is_dir() and str(SUITE2P_DIR) not in sys.path:
-        sys.path.append(str(SUITE2P_DIR))
-    try:
-        import suite2p
-        from suite2p.registration import nonrigid, register as s2p_register  # noqa: F401
-    except Exception as error:  # noqa: BLE001 - any import failure means: not usable here
-        return None, f"not importable ({type(error).__name__}: {error}); {INSTALL_HINT}"
-    return suite2p, None
 
 
 def chunks(n: int, size: int = 64) -> list[np.ndarray]:
@@ -398,7 +381,8 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         print("threadpoolctl is not installed: BLAS threads left as they are", flush=True)
     BLAS["limit"] = args.blas_threads or None
-    s2p, unavailable = load_suite2p(args.no_suite2p)
+    s2p, unavailable = load_suite2p(("suite2p.registration.register",
+                                      "suite2p.registration.nonrigid"), args.no_suite2p)
     if unavailable:
         print(f"suite2p: {unavailable}", flush=True)
     suite2p = {"module": s2p, "failed": None}

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from calscope.errors import InputError
 
@@ -278,6 +279,27 @@ class SimulateSettings(_Stage):
     seed: int = 0
 
 
+class ComputeSettings(_Stage):
+    """Where the parallel parts run (today: CNMF's spatial patches), through dask.distributed.
+    """
+
+    scheduler: str | None = Field(None, description="null: in this process, one patch after "
+                                  "another; 'local': a cluster of worker processes on this "
+                                  "machine; or the address of a running dask scheduler "
+                                  "('tcp://host:8786'), whose workers must see the same "
+                                  "files")
+    workers: int | None = Field(None, ge=1, description="worker processes of the 'local' "
+                                "cluster (one thread each); null: one per core")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str | None) -> str | None:
+        if value is not None and value != "local" and "://" not in value:
+            raise ValueError(f"{value!r}: use null, 'local' or a scheduler address such as "
+                             "'tcp://host:8786'")
+        return value
+
+
 class Settings(_Stage):
     """All stage settings; `calscope config --show` prints the defaults as YAML."""
 
@@ -288,6 +310,7 @@ class Settings(_Stage):
     supervised: SupervisedSettings = SupervisedSettings()
     population: PopulationSettings = PopulationSettings()
     simulate: SimulateSettings = SimulateSettings()
+    compute: ComputeSettings = ComputeSettings()
 
     def to_yaml(self) -> str:
         """The settings as a YAML document."""

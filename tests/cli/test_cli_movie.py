@@ -128,4 +128,7 @@ def test_extract_refuses_bad_requests(tmp_path: Path, moving: simulate.Simulated
     suffix = runner.invoke(app, ["extract", str(source), "--fs", "30", "--out",
                                  str(tmp_path / "c.csv")])
     assert suffix.exit_code == 2 and ".npz" in suffix.output
+    scheduler = runner.invoke(app, ["extract", str(source), "--fs", "30", "--out",
+                                    str(tmp_path / "c.npz"), "--scheduler", "my-cluster"])
+    assert scheduler.exit_code == 2 and "tcp://" in scheduler.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.npy"]

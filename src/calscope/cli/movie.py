@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from calscope.cli.common import (app, count_progress, err_console, friendly, out_console,
                                  settings_from, step_progress)
-from calscope.config import MotionSettings
+from calscope.config import ComputeSettings, MotionSettings, Settings
 from calscope.errors import InputError
 from calscope.extract import cnmf
 from calscope.io.bundle import STORES, read_bundle, write_bundle
@@ -21,6 +22,7 @@ from calscope.io.movies import read_movie
 from calscope.io.sources import write_sources
 from calscope.motion import (RegisteredMovie, Registration, RegistrationMetrics, register,
                              registration_metrics)
+from calscope.pipeline.compute import patch_map
 
 MOVIE_KEY_HELP = "Dataset (.h5), array (.zarr) or image series (.nwb) holding the frames."
 AXES_HELP = ("Stored axis order when it is not T, Y, X, e.g. YXT (an HDF5 dataset stored "
@@ -36,6 +38,23 @@ MovieChannel = Annotated[Optional[int], typer.Option("--channel", help="The chan
                                                      "for a movie with several.")]
 CellRadius = Annotated[Optional[float], typer.Option("--cell-radius", help="Typical cell "
                                                      "radius (pixels); default 6.")]
+Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Where CNMF's spatial "
+                                                  "patches run: 'local' (worker processes on "
+                                                  "this machine) or a dask scheduler's "
+                                                  "address; default: here, one after another "
+                                                  "(compute section of --config).")]
+
+
+def compute_settings(settings: Settings, scheduler: str | None) -> ComputeSettings:
+    """The compute settings, with ``--scheduler`` when given (checked)."""
+    if scheduler is None:
+        return settings.compute
+    try:
+        return ComputeSettings.model_validate({**settings.compute.model_dump(),
+                                               "scheduler": scheduler})
+    except ValidationError as error:
+        raise InputError(f"--scheduler {scheduler!r}: use 'local' or a scheduler address "
+                         "such as tcp://host:8786") from error
 
 
 def registration_path(out: Path) -> Path:
@@ -133,14 +152,17 @@ def extract_command(
     axes: MovieAxes = None,
     channel: MovieChannel = None,
     cell_radius: CellRadius = None,
-    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (cnmf section).")]
-    = None,
+    scheduler: Scheduler = None,
+    config: Annotated[Optional[Path], typer.Option(help="Settings YAML (cnmf, compute "
+                                                   "sections).")] = None,
 ) -> None:
     """Extract cells from a motion-corrected movie by CNMF: footprints, traces, spikes, ΔF/F."""
     if out.suffix not in STORES:
         raise InputError(f"{out}: cells are written to an .npz file or a .zarr folder; name "
                          "it e.g. cells.npz")
-    settings = settings_from(config).cnmf
+    everything = settings_from(config)
+    compute = compute_settings(everything, scheduler)
+    settings = everything.cnmf
     overrides: dict[str, float] = {}
     if cell_radius is not None:
         overrides["cell_radius_px"] = cell_radius
@@ -151,8 +173,10 @@ def extract_command(
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:
             raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
-        with step_progress(f"extracting cells from {movie.name}") as update:
-            sources = cnmf(frames, frames.fs, settings, progress=update)
+        with (patch_map(compute) as map_patches,
+              step_progress(f"extracting cells from {movie.name}") as update):
+            sources = cnmf(frames, frames.fs, settings, progress=update,
+                           map_patches=map_patches)
         bundle, dff = write_sources(out, sources, {
             "movie": str(movie), "source": frames.source,
             "settings": settings.model_dump(mode="json")})

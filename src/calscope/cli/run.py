@@ -12,11 +12,13 @@ from calscope.cli.analysis import analyze_command
 from calscope.cli.common import (CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP, app,
                                  count_progress, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.movie import CellRadius, MovieAxes, MovieChannel, MovieFs, MovieKey
+from calscope.cli.movie import (CellRadius, MovieAxes, MovieChannel, MovieFs, MovieKey,
+                                Scheduler, compute_settings)
 from calscope.cli.spikes import check_cell_type_option, check_device_option
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
 from calscope.io.movies import read_movie
+from calscope.pipeline.compute import patch_map
 from calscope.pipeline.movie import (STORE_NAME, cells_stage, motion_stage,
                                      movie_fingerprint)
 
@@ -35,6 +37,7 @@ def run_command(
     channel: MovieChannel = None,
     rigid: Annotated[bool, typer.Option("--rigid", help="Rigid registration only.")] = False,
     cell_radius: CellRadius = None,
+    scheduler: Scheduler = None,
     method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)}.")]
     = DEFAULT_METHOD,
     model: Annotated[Optional[Path], typer.Option(help="amortized/supervised model file.")]
@@ -56,6 +59,7 @@ def run_command(
     check_cell_type_option(cell_type, method, model)
     check_device_option(device, method)
     settings = settings_from(config)
+    compute = compute_settings(settings, scheduler)
     motion = settings.motion.model_copy(update={"nonrigid": False} if rigid else {})
     cells = settings.cnmf.model_copy(
         update={} if cell_radius is None else {"cell_radius_px": cell_radius})
@@ -70,9 +74,10 @@ def run_command(
             registration, moved = motion_stage(frames, store, motion, upstream,
                                                progress=update)
         _said("motion", moved.reused, f"largest shift {registration.edge_px()} px")
-        with step_progress(f"cells of {movie.name}") as update:
+        with (patch_map(compute) as map_patches,
+              step_progress(f"cells of {movie.name}") as update):
             found = cells_stage(frames, registration, frames.fs, store, cells,
-                                moved.fingerprint, progress=update)
+                                moved.fingerprint, progress=update, map_patches=map_patches)
         _said("cells", found.reused,
               f"{found.meta['accepted']} accepted of {found.meta['cells']} components")
     analyze_command(input=store, out=out, fs=None, method=method, model=model, native_fs=None,

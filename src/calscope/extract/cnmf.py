@@ -35,7 +35,7 @@ from calscope.extract.data import check_memory, extraction_shape
 from calscope.extract.evaluate import Quality, evaluate
 from calscope.extract.factorize import (Factors, Temporal, factorize, inside_border,
                                         update_traces)
-from calscope.extract.patches import factorize_patches, patch_grid
+from calscope.extract.patches import PatchMap, factorize_patches, patch_grid
 from calscope.extract.store import pixel_store
 from calscope.frames import MovieLike
 from calscope.validation import check_fs
@@ -85,7 +85,8 @@ class Sources:
 
 
 def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
-         progress: Progress | None = None, seed: int = 0) -> Sources:
+         progress: Progress | None = None, seed: int = 0,
+         map_patches: PatchMap | None = None) -> Sources:
     """Extract cells from a motion-corrected movie by CNMF (see the module docstring).
 
     Args:
@@ -100,6 +101,9 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
         progress: called as progress(step, done, total) between steps.
         seed: seeds the background's random start; the result is a function of the movie,
             the settings and the seed.
+        map_patches: how the patches are factorised (`calscope.extract.patches.PatchMap`):
+            None, one after another here; `calscope.pipeline.compute.patch_map` gives one
+            that runs them on a dask cluster.
 
     Returns:
         `Sources` with every component kept after merging; ``accepted`` marks the cells.
@@ -132,8 +136,9 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
                                 on_round=lambda i: report("iteration", 1 + i, total))
         else:
             factors = factorize_patches(
-                store, inside, rate, settings, patches, seed=seed,
-                on_patch=lambda i: report(f"patch {i + 1} of {len(patches)}", 1 + i, total))
+                store, inside, rate, settings, patches, seed=seed, map_patches=map_patches,
+                on_patch=lambda i: report(f"patch {i + 1} of {len(patches)} done", 1 + i,
+                                          total))
         report("traces of the whole frame", steps + 1, total)
         sources = _finish(store.pixels, factors, store.noise, rate, settings)
     report("done", total, total)

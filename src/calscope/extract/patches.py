@@ -12,8 +12,9 @@ so the whole frame's background is the patches' pieced together (nb per patch).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -22,6 +23,10 @@ from calscope.config import CnmfSettings
 from calscope.extract.factorize import Factors, factorize
 from calscope.extract.merge import merge_components
 from calscope.extract.store import PixelStore
+
+#: map_patches(function, arguments): function(*args) for each tuple of a lazy iterable, the
+#: results yielded in order.
+PatchMap = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Patch:
     cols: slice
     own_rows: slice
     own_cols: slice
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(h, w) of the patch."""
+        return (self.rows.stop - self.rows.start, self.cols.stop - self.cols.start)
 
     def pixels(self, width: int) -> np.ndarray:
         """(p,) indices (C order, frame of ``width`` columns) of the patch's pixels."""
@@ -62,9 +72,10 @@ def _spans(length: int, size: int, overlap: int) -> list[tuple[int, int, int, in
 
 def factorize_patches(store: PixelStore, inside: np.ndarray, fs: float,
                       settings: CnmfSettings, patches: list[Patch], *, seed: int = 0,
-                      on_patch: Callable[[int], None] | None = None) -> Factors:
+                      on_patch: Callable[[int], None] | None = None,
+                      map_patches: PatchMap | None = None) -> Factors:
     """The CNMF factors of the whole frame from its ``patches``, each read from ``store``
-    into memory and factorised alone (`calscope.extract.factorize`), then joined.
+    into memory and factorised alone (`fit_patch`), then joined.
 
     Args:
         store: the movie (`calscope.extract.store.PixelStore`).
@@ -73,30 +84,35 @@ def factorize_patches(store: PixelStore, inside: np.ndarray, fs: float,
         settings: `CnmfSettings`.
         patches: from `patch_grid`.
         seed: patch i's background starts from seed + i.
-        on_patch: called with each patch's index before it is factorised.
+        on_patch: called with each patch's index once it is factorised.
+        map_patches: runs `fit_patch` over the patches' arguments (a lazy iterable, read one
+            patch at a time as it is consumed) and yields the results in order; None: one
+            after another in this process (`calscope.pipeline.compute.patch_map` gives a
+            parallel one).
 
     Returns:
         `Factors` with (Y*X, K) CSC footprints (unit columns) and (Y*X, nb · patches) CSC
         background images.
     """
     height, width = store.shape
+
+    def arguments() -> Iterator[tuple[Any, ...]]:
+        for index, patch in enumerate(patches):
+            pixels = patch.pixels(width)
+            yield (np.ascontiguousarray(store.pixels[pixels]), patch.shape,
+                   store.noise[patch.rows, patch.cols], inside[pixels], _owned(patch), fs,
+                   settings, seed + index)
+
     cells, traces, backgrounds, background_traces = [], [], [], []
-    for index, patch in enumerate(patches):
+    results = (map_patches or _one_by_one)(fit_patch, arguments())
+    for index, (patch, (a, c, b, f)) in enumerate(zip(patches, results)):
+        pixels = patch.pixels(width)
+        cells.append(_embed(a, pixels, height * width))
+        traces.append(c)
+        backgrounds.append(_embed(b, pixels, height * width))
+        background_traces.append(f)
         if on_patch is not None:
             on_patch(index)
-        pixels = patch.pixels(width)
-        local_shape = (patch.rows.stop - patch.rows.start, patch.cols.stop - patch.cols.start)
-        data = np.ascontiguousarray(store.pixels[pixels])
-        part = factorize(data, local_shape, store.noise[patch.rows, patch.cols],
-                         inside[pixels], fs, settings, seed=seed + index)
-        del data
-        owned = _owned(patch, local_shape, width)
-        keep = owned[_centroids(part.footprints, local_shape)]
-        cells.append(_embed(part.footprints[:, keep], pixels, height * width))
-        traces.append(part.traces[keep])
-        backgrounds.append(_embed(part.background_footprints * owned[:, None], pixels,
-                                  height * width))
-        background_traces.append(part.background_traces)
     a = scipy.sparse.hstack(cells, format="csc")
     c = np.vstack(traces)
     a, c, _ = merge_components(a, c, settings.merge_threshold)
@@ -106,9 +122,39 @@ def factorize_patches(store: PixelStore, inside: np.ndarray, fs: float,
                    background_traces=np.vstack(background_traces))
 
 
-def _owned(patch: Patch, local_shape: tuple[int, int], width: int) -> np.ndarray:
+def fit_patch(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray,
+              inside: np.ndarray, owned: np.ndarray, fs: float, settings: CnmfSettings,
+              seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One patch's part of the frame's factors (`calscope.extract.factorize`, then what the
+    patch owns).
+
+    Args:
+        data: (p, T) float32 the patch's pixels × frames.
+        shape: (h, w) of the patch.
+        noise: (h, w) per-pixel noise σ.
+        inside: (p,) bool, the pixels a cell may be centred on and occupy.
+        owned: (p,) bool, the pixels the patch owns.
+        fs, settings, seed: as for `calscope.extract.factorize.factorize`.
+
+    Returns:
+        (p, k) footprints of the components whose centroid the patch owns, their (k, T)
+        traces, the (p, nb) background images zeroed outside what the patch owns, and their
+        (nb, T) traces.
+    """
+    part = factorize(data, shape, noise, inside, fs, settings, seed=seed)
+    keep = owned[_centroids(part.footprints, shape)]
+    return (part.footprints[:, keep], part.traces[keep],
+            part.background_footprints * owned[:, None], part.background_traces)
+
+
+def _one_by_one(function: Callable[..., Any], arguments: Iterable[tuple[Any, ...]]
+                ) -> Iterator[Any]:
+    return (function(*args) for args in arguments)
+
+
+def _owned(patch: Patch) -> np.ndarray:
     """(p,) bool over the patch's pixels: those the patch owns."""
-    owned = np.zeros(local_shape, dtype=bool)
+    owned = np.zeros(patch.shape, dtype=bool)
     owned[patch.own_rows.start - patch.rows.start: patch.own_rows.stop - patch.rows.start,
           patch.own_cols.start - patch.cols.start: patch.own_cols.stop - patch.cols.start] = True
     return owned.ravel()

@@ -24,6 +24,7 @@ import calscope
 from calscope.config import CnmfSettings, MotionSettings
 from calscope.errors import InputError
 from calscope.extract import Sources, cnmf
+from calscope.extract.patches import PatchMap
 from calscope.frames import MovieLike
 from calscope.io.bundle import read_bundle, write_bundle
 from calscope.io.sources import SOURCES_GROUP, write_sources
@@ -74,12 +75,13 @@ def motion_stage(movie: MovieLike, store: Path, settings: MotionSettings, upstre
 
 
 def cells_stage(movie: MovieLike, registration: Registration, fs: float, store: Path,
-                settings: CnmfSettings, upstream: str, *, progress: Progress | None = None
-                ) -> StageOutcome:
+                settings: CnmfSettings, upstream: str, *, progress: Progress | None = None,
+                map_patches: PatchMap | None = None) -> StageOutcome:
     """The cells of the registered movie (`calscope.extract.cnmf`, no cell centred in the
     edge strip registration filled), stored in ``store`` (group ``sources``) with the
     accepted cells' ΔF/F beside it as ``cells.dff.npy``; skipped when the stored fingerprint
-    matches."""
+    matches. ``map_patches``: where the patches run (`calscope.pipeline.compute.patch_map`;
+    not part of the fingerprint: it changes the result only by rounding)."""
     settings = settings.model_copy(update={
         "border_px": max(settings.border_px, registration.edge_px())})
     fingerprint = _digest({"upstream": upstream, "fs": fs,
@@ -88,7 +90,7 @@ def cells_stage(movie: MovieLike, registration: Registration, fs: float, store: 
     if kept is not None:
         return StageOutcome(fingerprint, True, kept[1])
     sources: Sources = cnmf(RegisteredMovie(movie, registration), fs, settings,
-                            progress=progress)
+                            progress=progress, map_patches=map_patches)
     meta = _meta(fingerprint, settings, {})
     write_sources(store, sources, meta, dff=store.with_name("cells.dff.npy"))
     return StageOutcome(fingerprint, False, {**meta, "cells": int(sources.accepted.size),
