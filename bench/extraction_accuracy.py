@@ -94,8 +94,8 @@ def run_suite2p(suite2p: Any, movie: np.ndarray
 
     estimate = sparsedetect.estimate_spatial_scale
     if not getattr(estimate, "calscope_shim", False):
-        def scalar_scale(image: np.ndarray) -> int:  # 0.14.6 returns a (1,) array
-            return int(np.ravel(estimate(image))[0])
+        def scalar_scale(I: np.ndarray) -> int:  # noqa: E741 (Suite2p's keyword) 0.14.6
+            return int(np.ravel(estimate(I=I))[0])  # returns a (1,) array
 
         scalar_scale.calscope_shim = True  # type: ignore[attr-defined]
         sparsedetect.estimate_spatial_scale = scalar_scale
