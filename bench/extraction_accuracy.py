@@ -26,7 +26,8 @@ F1 of centroids matched one-to-one within 4 px (blind to the ROIs' shapes: Suite
 are pixel sets of its own making, not fitted footprints);
 median Pearson r of each matched cell's trace with its true calcium (calscope: ``traces``,
 the denoised CNMF trace, and ``dff``; Suite2p: F − 0.7·Fneu); wall time of each tool on the
-same in-memory movie (ratio: calscope / Suite2p). ``NUMBA_THREADING_LAYER=workqueue`` as in
+same in-memory movie (ratio: calscope / Suite2p), after an untimed warm-up of both on a small
+movie (numba's compilation). ``NUMBA_THREADING_LAYER=workqueue`` as in
 ``motion_accuracy.py``.
 
 Run: ``PYTHONPATH=bench/.venvs/suite2p-nodeps python bench/extraction_accuracy.py [--quick]
@@ -167,6 +168,12 @@ def main() -> None:
                                  "suite2p.detection.detect"))
     if why:
         print(f"Suite2p: {why}")
+    # untimed warm-up of both on a small movie: numba compiles Suite2p's loops on first use
+    # (calscope's are cached on disk), which would otherwise count in the first case
+    small = np.round(simulate.movie(10, 300, (64, 64), motion_px=0, seed=1).movie)
+    run_calscope(small.astype(np.float32))
+    if suite2p is not None:
+        run_suite2p(suite2p, small.astype(np.int16))
     rows, records = [], []
     for case in cases(args):
         sim = simulate.movie(case["cells"], args.frames, (case["side"], case["side"]),

@@ -62,8 +62,5 @@ def pixel_store(movie: MovieLike, chunk_frames: int, memory_bytes: float,
             pixels.flush()
             del pixels
             pixels = np.load(Path(folder) / "pixels.npy", mmap_mode="r")
-        try:
-            yield PixelStore(pixels=pixels, noise=noise.image((height, width)),
-                             shape=(height, width), on_disk=on_disk)
-        finally:
-            del pixels
+        yield PixelStore(pixels=pixels, noise=noise.image((height, width)),
+                         shape=(height, width), on_disk=on_disk)
