@@ -31,7 +31,7 @@ movie (numba's compilation). ``NUMBA_THREADING_LAYER=workqueue`` as in
 ``motion_accuracy.py``.
 
 Run: ``PYTHONPATH=bench/.venvs/suite2p-nodeps python bench/extraction_accuracy.py [--quick]
-[--frames 3000] [--side 256] [--large-side 512] [--seed 0]``; Suite2p's classifier needs
+[--frames 3000] [--side 256] [--large-side 512] [--seed 0] [--only CASE] [--out JSON]``; Suite2p's classifier needs
 scikit-learn in that folder too (bench/README.md). Writes bench/results/extraction_accuracy.json.
 """
 
@@ -160,6 +160,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--large-side", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", action="append", default=None,
+                        help="run only this case (default, 'low SNR', dense, large); repeatable")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "extraction_accuracy.json")
     parser.add_argument("--quick", action="store_true", help="600 frames of 128², no large case")
     args = parser.parse_args()
     if args.quick:
@@ -176,6 +179,8 @@ def main() -> None:
         run_suite2p(suite2p, small.astype(np.int16))
     rows, records = [], []
     for case in cases(args):
+        if args.only and case["name"] not in args.only:
+            continue
         sim = simulate.movie(case["cells"], args.frames, (case["side"], case["side"]),
                              snr=case["snr"], motion_px=0, seed=args.seed)
         counts = np.clip(np.round(sim.movie), 0, 65535).astype(np.uint16)
@@ -205,7 +210,7 @@ def main() -> None:
                           "F1", "F1 centroids", "median IoU", "median r trace", "median r ΔF/F", "seconds",
                           "time ratio calscope/Suite2p"], rows)
     print(table)
-    write_json(RESULTS_DIR / "extraction_accuracy.json",
+    write_json(args.out,
                {"args": vars(args), "suite2p": why or "used", "cases": records,
                 "table": table}, extra_packages=("suite2p", "scikit-learn"))
 

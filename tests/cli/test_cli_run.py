@@ -17,6 +17,7 @@ from calscope.cli import app
 from calscope.io import write_movie
 from calscope.io.bundle import read_bundle
 from calscope.io.sources import read_footprints
+from calscope.io.traces import read_traces
 from calscope.metrics import match_footprints
 from calscope.pipeline.analysis import read_analysis
 
@@ -61,6 +62,16 @@ def test_run_goes_from_the_movie_to_the_report(recording, tmp_path):
     np.testing.assert_array_equal(np.load(out / "cells.dff.npy"),
                                   arrays["dff"][arrays["accepted"]])
 
+    # the run as a new NWB file: the accepted cells' ΔF/F, spikes and motion, read back
+    nwb = runner.invoke(app, ["export-nwb", str(out), "--out", str(tmp_path / "s.nwb"),
+                              "--species", "Mus musculus", "--age", "P90D"])
+    assert nwb.exit_code == 0, nwb.output
+    assert "spikes" in nwb.output and "motion" in nwb.output
+    exported = read_traces(tmp_path / "s.nwb")
+    assert exported.fs == sim.fs
+    np.testing.assert_array_equal(exported.rows, np.flatnonzero(arrays["accepted"]))
+    np.testing.assert_allclose(exported.traces, arrays["dff"][arrays["accepted"]], rtol=1e-6)
+
     # a rerun reuses both stages; another cell radius redoes the cells only
     again = run(movie, out)
     assert again.exit_code == 0, again.output
@@ -96,6 +107,19 @@ def test_a_stopped_run_resumes_after_its_last_complete_stage(recording, tmp_path
     resumed = run(movie, out)
     assert resumed.exit_code == 0, resumed.output
     assert "motion: reused" in resumed.output and "cells: done" in resumed.output
+
+
+def test_export_nwb_refuses_bad_requests(recording, tmp_path):
+    cells = tmp_path / "nothing.npz"
+    missing = runner.invoke(app, ["export-nwb", str(cells), "--out", str(tmp_path / "a.nwb")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    for option, value, said in (("--out", str(tmp_path / "a.h5"), "*.nwb"),
+                                ("--sex", "X", "M, F, U"),
+                                ("--session-start", "yesterday", "ISO 8601")):
+        args = ["export-nwb", str(tmp_path), "--out", str(tmp_path / "a.nwb"), option, value]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and said in result.output, (option, result.output)
+    assert not (tmp_path / "a.nwb").exists()
 
 
 def test_run_refuses_bad_requests_before_any_work(recording, tmp_path):

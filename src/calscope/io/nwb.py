@@ -170,12 +170,16 @@ def read_nwb_fov(path: str | Path, rows: np.ndarray) -> FieldOfView | None:
         masks = _masks(segmentations[0], rows)
         if masks is None:
             return None
-        labels, weights = footprint_labels(masks, masks.shape[1:])
         images = [(name, np.asarray(image.data[:], dtype=np.float32))
                   for container in nwbfile.objects.values() if isinstance(container, Images)
                   for name, image in container.images.items()]
-        images = sorted((item for item in images if item[1].shape == labels.shape),
-                        key=lambda item: "mean" not in item[0].lower())
+        images = sorted((item for item in images if item[1].ndim == 2
+                         and all(np.greater_equal(item[1].shape, masks.shape[1:]))),
+                        key=lambda item: ("mean" not in item[0].lower(), item[1].size))
+        # pixel masks carry no frame size: an image of the plane, at least as large, gives it
+        shape = images[0][1].shape if images else masks.shape[1:]
+        masks = np.pad(masks, [(0, 0)] + [(0, n - m) for n, m in zip(shape, masks.shape[1:])])
+        labels, weights = footprint_labels(masks, shape)
         if images:
             name, image = images[0]
             return FieldOfView(image, labels, "mean image" if "mean" in name.lower()

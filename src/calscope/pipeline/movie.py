@@ -1,6 +1,7 @@
 """`calscope run`'s movie stages: motion, then cells, each kept in the run's results store
 (``<out>/calscope.zarr``, a group per stage) with a fingerprint of what it was computed from,
-and reused by a later run whose fingerprint matches.
+and reused by a later run whose fingerprint matches; and what of a run goes into an NWB file
+(`cells_for_nwb`).
 
 A stage's fingerprint covers the movie (its path, size and modification time, and how it was
 read: key, axes, channel, rate), the stage's settings, the package version, and the
@@ -27,8 +28,10 @@ from calscope.extract import Sources, cnmf
 from calscope.extract.patches import PatchMap
 from calscope.frames import MovieLike
 from calscope.io.bundle import read_bundle, write_bundle
-from calscope.io.sources import SOURCES_GROUP, write_sources
+from calscope.io.nwb_export import CellsForNwb
+from calscope.io.sources import SOURCES_GROUP, read_cells_fov, read_footprints, write_sources
 from calscope.motion import RegisteredMovie, Registration, register, registration_metrics
+from calscope.pipeline.analysis import read_analysis
 
 #: The run's results store inside its output folder, and its motion group.
 STORE_NAME, MOTION_GROUP = "calscope.zarr", "motion"
@@ -91,7 +94,7 @@ def cells_stage(movie: MovieLike, registration: Registration, fs: float, store: 
         return StageOutcome(fingerprint, True, kept[1])
     sources: Sources = cnmf(RegisteredMovie(movie, registration), fs, settings,
                             progress=progress, map_patches=map_patches)
-    meta = _meta(fingerprint, settings, {})
+    meta = _meta(fingerprint, settings, {"movie": str(getattr(movie, "source", ""))})
     write_sources(store, sources, meta, dff=store.with_name("cells.dff.npy"))
     return StageOutcome(fingerprint, False, {**meta, "cells": int(sources.accepted.size),
                                              "accepted": int(sources.accepted.sum())})
@@ -118,3 +121,33 @@ def _meta(fingerprint: str, settings: Any, extra: dict[str, Any]) -> dict[str, A
 def _digest(facts: dict[str, Any]) -> str:
     text = json.dumps({**facts, "version": calscope.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cells_for_nwb(source: Path) -> tuple[CellsForNwb, str]:
+    """What `calscope.io.nwb_export.write_cells_nwb` needs, from a `calscope run` folder (its
+    cells, and the spikes and motion when it holds them) or a cells bundle of `calscope
+    extract`; and the movie the cells came from, as recorded.
+
+    Raises:
+        InputError: ``source`` holds no extracted cells.
+    """
+    run_store = source / STORE_NAME
+    store = run_store if run_store.is_dir() else source
+    if store.suffix not in (".npz", ".zarr"):
+        raise InputError(f"{source}: holds no extracted cells; give a `calscope run` folder "
+                         "or the cells file of `calscope extract` (cells.npz or .zarr)")
+    footprints, arrays, meta = read_footprints(store)
+    fov = read_cells_fov(store, np.zeros(0, dtype=int))
+    spikes = spike_rows = shifts = None
+    if store is run_store:
+        if (store / "population").is_dir():
+            analysis = read_analysis(source)
+            spikes, spike_rows = analysis.spikes, np.asarray(analysis.meta["rows"])
+        if (store / MOTION_GROUP).is_dir():
+            shifts = read_bundle(store, group=MOTION_GROUP)[0]["shifts"]
+    cells = CellsForNwb(
+        footprints=footprints, shape=tuple(meta["shape"]), dff=arrays["dff"],
+        accepted=np.asarray(arrays["accepted"], dtype=bool), snr=arrays["quality_snr"],
+        spatial_r=arrays["quality_spatial_r"], mean_image=fov.image, fs=float(meta["fs"]),
+        spikes=spikes, spike_rows=spike_rows, shifts=shifts)
+    return cells, str(meta.get("movie", source))
