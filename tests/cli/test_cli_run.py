@@ -62,6 +62,12 @@ def test_run_goes_from_the_movie_to_the_report(recording, tmp_path):
     np.testing.assert_array_equal(np.load(out / "cells.dff.npy"),
                                   arrays["dff"][arrays["accepted"]])
 
+    described = runner.invoke(app, ["info", str(out)], env={"COLUMNS": "200"})
+    assert described.exit_code == 0, described.output
+    for said in ("a `calscope run` folder", "a registration", "cells extracted by CNMF",
+                 f"{arrays['accepted'].size} / {accepted}", "a population analysis"):
+        assert said in described.output, said
+
     # the run as a new NWB file: the accepted cells' ΔF/F, spikes and motion, read back
     nwb = runner.invoke(app, ["export-nwb", str(out), "--out", str(tmp_path / "s.nwb"),
                               "--species", "Mus musculus", "--age", "P90D"])
