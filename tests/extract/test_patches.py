@@ -109,3 +109,8 @@ def test_a_patch_over_the_memory_budget_is_refused_with_what_to_change(simulated
         cnmf(simulated.movie, simulated.fs, CnmfSettings(patch_px=64, max_memory_gb=0.01))
     with pytest.raises(InputError, match="patch_px below"):
         cnmf(simulated.movie, simulated.fs, CnmfSettings(patch_px=128, max_memory_gb=0.05))
+
+
+def test_an_overlap_as_wide_as_a_patch_is_refused(simulated):
+    with pytest.raises(InputError, match="raise patch_px"):
+        cnmf(simulated.movie, simulated.fs, CnmfSettings(patch_px=32, cell_radius_px=8))

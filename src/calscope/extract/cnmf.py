@@ -31,6 +31,7 @@ import scipy.sparse
 from scipy import ndimage
 
 from calscope.config import CnmfSettings
+from calscope.errors import InputError
 from calscope.extract.data import check_memory, extraction_shape
 from calscope.extract.evaluate import Quality, evaluate
 from calscope.extract.factorize import (Factors, Temporal, factorize, inside_border,
@@ -109,14 +110,19 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
         `Sources` with every component kept after merging; ``accepted`` marks the cells.
 
     Raises:
-        InputError: not a (T, Y, X) movie, fewer than 50 frames, NaN or ±inf, fs ≤ 0, or a
-            patch too large for ``max_memory_gb``.
+        InputError: not a (T, Y, X) movie, fewer than 50 frames, NaN or ±inf, fs ≤ 0, a
+            patch too large for ``max_memory_gb``, or an overlap not below ``patch_px``.
     """
     settings = settings or CnmfSettings()
     rate = check_fs(fs)
     n_frames, height, width = extraction_shape(movie)
     overlap = (settings.patch_overlap_px if settings.patch_overlap_px is not None
                else int(np.ceil(4 * settings.cell_radius_px)))
+    if overlap >= settings.patch_px and max(height, width) > settings.patch_px:
+        raise InputError(f"cnmf.patch_overlap_px = {overlap} (4 × cell_radius_px unless set) "
+                         f"is not below cnmf.patch_px = {settings.patch_px}: the patches "
+                         "would not advance; raise patch_px (to a few times the overlap) "
+                         "or lower the overlap")
     patches = patch_grid((height, width), settings.patch_px, overlap)
     side = max(max(p.rows.stop - p.rows.start, p.cols.stop - p.cols.start) for p in patches)
     budget = settings.max_memory_gb * 1e9
@@ -128,7 +134,7 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     report("reading the movie", 0, total)
     inside = inside_border((height, width), settings.border_px)
     # the whole frame in one patch keeps its only copy in memory for the factorisation
-    memory = budget if len(patches) == 1 else budget - patch_bytes
+    memory = budget if len(patches) == 1 else budget - 2 * patch_bytes
     with pixel_store(movie, settings.chunk_frames, memory) as store:
         if len(patches) == 1:
             factors = factorize(store.pixels, store.shape, store.noise, inside, rate, settings,
