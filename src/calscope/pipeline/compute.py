@@ -64,7 +64,7 @@ def _windowed_map(client: Any, function: Callable[..., Any],
     pending: deque[Any] = deque()
     for args in arguments:
         # large arrays (a patch's pixels) go to the workers directly, not inside the task
-        sent = [client.scatter(arg, direct=True)
+        sent = [client.scatter(arg)
                 if isinstance(arg, np.ndarray) and arg.nbytes > SCATTER_BYTES else arg
                 for arg in args]
         pending.append(client.submit(function, *sent, pure=False))
