@@ -140,3 +140,7 @@ def test_run_refuses_bad_requests_before_any_work(recording, tmp_path):
     rate = run(write_movie(tmp_path / "raw.npy", sim.movie[:60]), tmp_path / "b")
     assert rate.exit_code == 2 and "--fs" in rate.output
     assert not (tmp_path / "b").exists()
+    # too short for cells: refused before the motion is measured
+    short = run(write_movie(tmp_path / "short.tif", sim.movie[:20], fs=sim.fs), tmp_path / "c")
+    assert short.exit_code == 2 and "at least 50" in short.output
+    assert not (tmp_path / "c").exists()

@@ -17,6 +17,7 @@ from calscope.cli.movie import (CellRadius, MovieAxes, MovieChannel, MovieFs, Mo
 from calscope.cli.spikes import check_cell_type_option, check_device_option
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
+from calscope.extract.data import extraction_shape
 from calscope.io.movies import read_movie
 from calscope.pipeline.compute import patch_map
 from calscope.pipeline.movie import (STORE_NAME, cells_stage, motion_stage,
@@ -68,6 +69,7 @@ def run_command(
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:
             raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
+        extraction_shape(frames, str(movie))  # too short to extract cells from: say so now
         out.mkdir(parents=True, exist_ok=True)
         upstream = movie_fingerprint(movie, key=key, axes=axes, channel=channel, fs=frames.fs)
         with count_progress(f"motion of {movie.name}", len(frames), "frames") as update:
