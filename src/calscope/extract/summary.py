@@ -78,16 +78,6 @@ def summary_images(movie: MovieLike, *, chunk_frames: int = 500) -> SummaryImage
         correlation=correlation_from_sums(sums), noise=noise.image((height, width)))
 
 
-def noise_map(movie: MovieLike, *, chunk_frames: int = 500) -> np.ndarray:
-    """(Y, X) float32 noise σ of each pixel's trace (`SummaryImages.noise` alone, in one pass
-    over ``movie``, (T, Y, X))."""
-    n_frames, height, width = extraction_shape(movie)
-    noise = NoisePower(height * width, n_frames)
-    for _, frames in frame_chunks(movie, chunk_frames):
-        noise.add(frames)
-    return noise.image((height, width))
-
-
 class NoisePower:
     """Per-pixel noise power summed over chunks of frames, weighted by their length; chunks
     shorter than `MIN_NOISE_FRAMES` are left out unless they are the whole movie."""
@@ -147,12 +137,6 @@ def correlation_from_sums(sums: np.ndarray) -> np.ndarray:
         count[here] += 1
         count[there] += 1
     return (total / np.maximum(count, 1)).astype(np.float32)
-
-
-def local_correlation(traces: np.ndarray) -> np.ndarray:
-    """(Y, X) float32 local correlation image of in-memory (Y, X, T) traces (time last)."""
-    centred = traces - traces.mean(axis=-1, keepdims=True, dtype=np.float64).astype(traces.dtype)
-    return correlation_from_sums(neighbour_sums(centred))
 
 
 def _overlap(dy: int, dx: int, height: int, width: int
