@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from calscope.errors import InputError, unreadable
+from calscope.io.nwb import series_rate
 
 #: attributes of an HDF5 dataset or Zarr array (or its file) read as the frame rate (Hz)
 RATE_ATTRIBUTES = ("fs", "rate", "frame_rate", "fr")
@@ -143,7 +144,7 @@ def open_nwb(path: Path, key: str | None) -> OpenedArray:
             raise InputError(f"{path}: the image series {name!r} keeps no 3-D frames in the "
                              "file (external files or another shape); open the frames' own "
                              "files instead")
-        rate = _nwb_rate(series)
+        rate = series_rate(series)
     except BaseException:
         io.close()
         raise
@@ -159,15 +160,6 @@ def _nwb_image_series(nwbfile: Any) -> list[tuple[str, Any]]:
         found += [(f"{module_name}/{name}", item) for name, item in module.data_interfaces.items()
                   if type(item).__name__ in NWB_MOVIE_TYPES]
     return found
-
-
-def _nwb_rate(series: Any) -> float | None:
-    if _positive(series.rate):
-        return float(series.rate)
-    if series.timestamps is not None and len(series.timestamps) > 1:
-        step = float(np.median(np.diff(np.asarray(series.timestamps[:10_000]))))
-        return 1.0 / step if step > 0 else None
-    return None
 
 
 def _choose(path: Path, key: str | None, found: dict[str, Any], kind: str, option: str) -> str:

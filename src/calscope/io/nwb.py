@@ -274,16 +274,24 @@ def _as_rois_by_time(series: object, path: Path) -> np.ndarray:
     return values * conversion + offset
 
 
-def _rate(series: object, path: Path) -> float:
+def series_rate(series: Any) -> float | None:
+    """The sampling rate (Hz) of an NWB time series: its ``rate``, else 1 / the median step
+    of its increasing timestamps; None when it has neither (ROI traces and image series
+    alike)."""
     if series.rate is not None and series.rate > 0:
         return float(series.rate)
     stamps = None if series.timestamps is None else np.asarray(series.timestamps[:], float)
     steps = np.diff(stamps) if stamps is not None else np.array([])
     steps = steps[np.isfinite(steps) & (steps > 0)]
-    if steps.size == 0:
+    return float(1.0 / np.median(steps)) if steps.size else None
+
+
+def _rate(series: object, path: Path) -> float:
+    rate = series_rate(series)
+    if rate is None:
         raise InputError(f"{path}: series {_name(series)} has neither a rate nor increasing "
                          "timestamps; pass --fs HZ")
-    return float(1.0 / np.median(steps))
+    return rate
 
 
 def _masks(segmentation: object, rows: np.ndarray) -> np.ndarray | None:
