@@ -14,7 +14,6 @@ Arrays are stored as given, never pickled, so reading a bundle runs no code from
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import zipfile
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from calscope.errors import InputError, unreadable
-from calscope.io.writers import atomic_open
+from calscope.io.writers import atomic_open, replace_folder
 
 _META_KEY = "__meta__"
 _META_ATTR = "meta_json"
@@ -102,14 +101,7 @@ def _write_zarr_group(path: Path, group: str, arrays: dict[str, np.ndarray], met
             data = np.ascontiguousarray(value)
             stage.create_array(name, data=data, chunks=_chunks(data.shape))
         stage.attrs[_META_ATTR] = meta
-        final = path / group
-        if final.exists():
-            retired = path / f".{group}.old-{secrets.token_hex(6)}"
-            os.replace(final, retired)
-            os.replace(path / temporary, final)
-            shutil.rmtree(retired)
-        else:
-            os.replace(path / temporary, final)
+        replace_folder(path / temporary, path / group)
     finally:
         shutil.rmtree(path / temporary, ignore_errors=True)
     return path

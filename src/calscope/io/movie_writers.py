@@ -13,7 +13,6 @@ back without ``--key``: TIFF pages (the rate in tifffile's JSON description); HD
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from calscope.errors import InputError
-from calscope.io.writers import atomic_path
+from calscope.io.writers import atomic_path, replace_folder
 
 WRITABLE_MOVIES = (".tif", ".tiff", ".h5", ".hdf5", ".zarr", ".npy")
 #: name of the dataset (HDF5) or array (Zarr) holding the frames
@@ -120,13 +119,7 @@ def _write_zarr(path: Path, shape: tuple[int, ...], chunks: Any, fs: float | Non
         root = zarr.open_group(str(temporary), mode="w", zarr_format=3)
         _fill(root.create_array(MOVIE_KEY, shape=shape, dtype=np.float32,
                                 chunks=_storage_chunks(shape)), chunks, fs)
-        if path.exists():
-            retired = path.with_name(f".{path.name}.old-{secrets.token_hex(6)}")
-            os.replace(path, retired)
-            os.replace(temporary, path)
-            shutil.rmtree(retired)
-        else:
-            os.replace(temporary, path)
+        replace_folder(temporary, path)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

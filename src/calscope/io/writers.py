@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +43,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the complete folder ``new`` at ``target``. An older ``target`` is moved aside
+    first and deleted only after the rename, so ``target`` is at every moment either the old
+    folder or the new one, whole."""
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{secrets.token_hex(6)}")
+        os.replace(target, retired)
+        os.replace(new, target)
+        shutil.rmtree(retired)
+    else:
+        os.replace(new, target)
 
 
 @contextlib.contextmanager
