@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import numpy as np
-import torch
 import typer
 from rich.table import Table
 
 from calscope.cli.common import app, friendly, out_console
 from calscope.cli.movie import MovieAxes, MovieKey
 from calscope.errors import InputError
+from calscope.infer.model_file import read_model_file
 from calscope.io.bundle import read_bundle
 from calscope.io.movies import MOVIE_SUFFIXES, read_movie
 from calscope.io.traces import read_traces
@@ -113,12 +113,8 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Facts:
 
 
 def _model(path: Path) -> Facts:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-        raise InputError(f"{path}: not a calscope model file ({type(error).__name__})") from None
-    if not isinstance(payload, dict) or "format" not in payload:
-        raise InputError(f"{path}: not a calscope model file")
+    payload = read_model_file(path, None, "train one with `calscope train`",
+                              "not a calscope model file")
     facts = [("kind", f"a model ({payload['format']})"),
              ("format version", str(payload.get("version", "?")))]
     card = json.loads(payload["card"]) if isinstance(payload.get("card"), str) else {}
