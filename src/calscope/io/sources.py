@@ -100,13 +100,20 @@ def read_cells_fov(path: str | Path, rows: np.ndarray) -> FieldOfView:
     (`calscope.io.fov.footprint_labels`) over the model's mean image, A·mean(C) + B·mean(F)."""
     footprints, arrays, meta = read_footprints(path)
     shape = tuple(meta["shape"])
+    labels, _ = footprint_labels(
+        (footprints[:, int(row)].toarray().reshape(shape) for row in rows), shape)
+    return FieldOfView(model_mean_image(footprints, arrays, shape), labels,
+                       "mean image (CNMF model)")
+
+
+def model_mean_image(footprints: scipy.sparse.spmatrix, arrays: dict[str, np.ndarray],
+                     shape: tuple[int, ...]) -> np.ndarray:
+    """(Y, X) float32 mean image of the CNMF model A·mean(C) + B·mean(F), from a
+    `read_footprints` result (``footprints``, ``arrays``) of frame ``shape``."""
     mean = (footprints @ np.asarray(arrays["traces"]).mean(axis=1)
             + np.asarray(arrays["background_footprints"])
             @ np.asarray(arrays["background_traces"]).mean(axis=1))
-    labels, _ = footprint_labels(
-        (footprints[:, int(row)].toarray().reshape(shape) for row in rows), shape)
-    return FieldOfView(np.asarray(mean, dtype=np.float32).reshape(shape), labels,
-                       "mean image (CNMF model)")
+    return np.asarray(mean, dtype=np.float32).reshape(shape)
 
 
 def _read_sources(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -29,7 +29,8 @@ from calscope.extract.patches import PatchMap
 from calscope.frames import MovieLike
 from calscope.io.bundle import read_bundle, write_bundle
 from calscope.io.nwb_export import CellsForNwb
-from calscope.io.sources import SOURCES_GROUP, read_cells_fov, read_footprints, write_sources
+from calscope.io.sources import (SOURCES_GROUP, model_mean_image, read_footprints,
+                                 write_sources)
 from calscope.motion import RegisteredMovie, Registration, register, registration_metrics
 from calscope.pipeline.analysis import read_analysis
 
@@ -137,7 +138,6 @@ def cells_for_nwb(source: Path) -> tuple[CellsForNwb, str]:
         raise InputError(f"{source}: holds no extracted cells; give a `calscope run` folder "
                          "or the cells file of `calscope extract` (cells.npz or .zarr)")
     footprints, arrays, meta = read_footprints(store)
-    fov = read_cells_fov(store, np.zeros(0, dtype=int))
     spikes = spike_rows = shifts = None
     if store is run_store:
         if (store / "population").is_dir():
@@ -148,6 +148,8 @@ def cells_for_nwb(source: Path) -> tuple[CellsForNwb, str]:
     cells = CellsForNwb(
         footprints=footprints, shape=tuple(meta["shape"]), dff=arrays["dff"],
         accepted=np.asarray(arrays["accepted"], dtype=bool), snr=arrays["quality_snr"],
-        spatial_r=arrays["quality_spatial_r"], mean_image=fov.image, fs=float(meta["fs"]),
+        spatial_r=arrays["quality_spatial_r"],
+        mean_image=model_mean_image(footprints, arrays, tuple(meta["shape"])),
+        fs=float(meta["fs"]),
         spikes=spikes, spike_rows=spike_rows, shifts=shifts)
     return cells, str(meta.get("movie", source))
