@@ -76,7 +76,9 @@ def noise_sigma(traces: np.ndarray, fs: float, band: tuple[float, float] = (0.25
     Returns:
         (cells,) σ in the traces' units; NaN for rows with fewer than 2 finite samples.
     """
-    rows = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    rows = np.atleast_2d(np.asarray(traces))
+    if rows.dtype not in (np.float32, np.float64):  # float32 stays: Welch runs in it anyway
+        rows = rows.astype(np.float64)
     out = np.full(rows.shape[0], np.nan)
     complete = np.isfinite(rows).all(axis=1)
     idx = np.flatnonzero(complete)

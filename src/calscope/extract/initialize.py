@@ -22,12 +22,9 @@ import numpy as np
 from scipy import ndimage
 
 from calscope.deconv.noise import noise_sigma
+from calscope.extract.dog import DogFilter
 from calscope.extract.hals import hals_rows, times_data
 
-#: Surround σ of the difference-of-Gaussians filter, in units of the centre σ.
-SURROUND = 3.0
-#: Gaussian kernels are cut at this many σ.
-TRUNCATE = 3.0
 #: Footprint pixels kept at initialization: at least this fraction of the footprint's peak.
 KEEP_FRACTION = 0.2
 #: The movie is divided by its mean image (floored at this fraction of the median pixel's
@@ -36,6 +33,8 @@ KEEP_FRACTION = 0.2
 BRIGHTNESS_FLOOR = 0.1
 #: Rank-1 refinement rounds for each seeded cell, and HALS rounds for the background.
 RANK1_ROUNDS, BACKGROUND_ROUNDS = 3, 5
+#: Pixels whose filtered noise is measured (a regular sample): enough for a median.
+NOISE_SAMPLE = 4096
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,9 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
     n_frames = data.shape[1]
     mean = data.mean(axis=1, dtype=np.float64).astype(np.float32)
     scale = np.maximum(mean, BRIGHTNESS_FLOOR * max(float(np.median(mean)), 1e-6))
-    sigma = max(cell_radius_px / 2.0, 0.5)
-    filtered = _filtered(data, mean, scale, shape, sigma, chunk_frames)
-    noise_z = np.maximum(_filtered_noise(noise / scale.reshape(shape), sigma).ravel(), 1e-12)
+    dog = DogFilter(shape, max(cell_radius_px / 2.0, 0.5))
+    filtered = _filtered(data, mean, scale, dog, chunk_frames)
+    noise_z = np.maximum(dog.noise(noise / scale.reshape(shape)).ravel(), 1e-12)
     noise_z *= _correlation_factor(filtered, noise_z)
     energy = _energy_z(filtered, noise_z)
     allowed = (np.ones(height * width, dtype=bool) if allowed is None
@@ -101,8 +100,8 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
             break
         score = float(energy[pick])
         y, x = divmod(pick, width)
-        allowed[_box(y, x, blocked, shape).ravel()] = False
-        found = _rank1(data, mean, scale, filtered, pick, window, shape, sigma)
+        allowed[_pixels(*_box(y, x, blocked, shape), width)] = False
+        found = _rank1(data, mean, scale, filtered, pick, window, dog)
         if found is None:
             continue
         footprint, trace, spread, touched = found
@@ -122,42 +121,17 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
                           energy_z=np.array(scores))
 
 
-def _filtered(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, shape: tuple[int, int],
-              sigma: float, chunk_frames: int) -> np.ndarray:
+def _filtered(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, dog: DogFilter,
+              chunk_frames: int) -> np.ndarray:
     """(P, T) float32 difference-of-Gaussians filtered (data − mean) / scale."""
-    height, width = shape
+    height, width = dog.shape
     out = np.empty_like(data)
     cube, out_cube = data.reshape(height, width, -1), out.reshape(height, width, -1)
     base, divide = mean.reshape(height, width, 1), scale.reshape(height, width, 1)
     for start in range(0, data.shape[1], chunk_frames):
         block = (cube[:, :, start: start + chunk_frames] - base) / divide
-        out_cube[:, :, start: start + chunk_frames] = _dog(block, sigma)
+        out_cube[:, :, start: start + chunk_frames] = dog.apply(block)
     return out
-
-
-def _dog(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Difference of Gaussians (σ and SURROUND·σ) over the first two axes of ``image``."""
-    sigmas = (sigma, sigma) + (0.0,) * (image.ndim - 2)
-    wide = tuple(SURROUND * s for s in sigmas)
-    return (ndimage.gaussian_filter(image, sigmas, truncate=TRUNCATE)
-            - ndimage.gaussian_filter(image, wide, truncate=TRUNCATE))
-
-
-def _filtered_noise(noise: np.ndarray, sigma: float) -> np.ndarray:
-    """(Y, X) noise σ of the `_dog`-filtered movie, for independent pixel noise of σ
-    ``noise`` (Y, X): var_p = Σ_q L_pq² σ_q² for the filter's matrix L = G₁ − G₂. The squares
-    of the separable Gaussians' entries are separable too (L² = G₁² + G₂² − 2 G₁G₂ entrywise,
-    each a product of a row and a column factor), so this is a few small matrix products."""
-    def matrix(n: int, s: float) -> np.ndarray:
-        return ndimage.gaussian_filter1d(np.eye(n), s, axis=0, truncate=TRUNCATE)
-
-    variance = noise.astype(np.float64) ** 2
-    rows = [matrix(noise.shape[0], s) for s in (sigma, SURROUND * sigma)]
-    cols = [matrix(noise.shape[1], s) for s in (sigma, SURROUND * sigma)]
-    total = np.zeros_like(variance)
-    for (i, j), weight in (((0, 0), 1.0), ((1, 1), 1.0), ((0, 1), -2.0)):
-        total += weight * (rows[i] * rows[j]) @ variance @ (cols[i] * cols[j]).T
-    return np.sqrt(np.maximum(total, 0.0))
 
 
 def _correlation_factor(filtered: np.ndarray, expected: np.ndarray) -> float:
@@ -165,9 +139,11 @@ def _correlation_factor(filtered: np.ndarray, expected: np.ndarray) -> float:
     independent pixels: the median over pixels of measured / expected σ (measured from each
     filtered trace's upper spectral half), never below 1. Above 1 when neighbouring pixels'
     noise is correlated, e.g. after the interpolation of motion correction, which would
-    otherwise seed cells in pure noise."""
-    measured = noise_sigma(filtered, 1.0)
-    ratio = np.nanmedian(measured / expected)
+    otherwise seed cells in pure noise. Measured on a regular sample of `NOISE_SAMPLE`
+    pixels."""
+    sample = slice(None, None, max(1, len(filtered) // NOISE_SAMPLE))
+    measured = noise_sigma(filtered[sample], 1.0)
+    ratio = np.nanmedian(measured / expected[sample])
     return float(max(ratio, 1.0)) if np.isfinite(ratio) else 1.0
 
 
@@ -178,15 +154,20 @@ def _energy_z(filtered: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return (power / noise ** 2 - 1.0) * np.sqrt(filtered.shape[1] / 2.0)
 
 
-def _box(y: int, x: int, radius: int, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) pixel indices (C order) of the square of ``radius`` around (y, x), clipped."""
-    rows = np.arange(max(y - radius, 0), min(y + radius + 1, shape[0]))
-    cols = np.arange(max(x - radius, 0), min(x + radius + 1, shape[1]))
-    return rows[:, None] * shape[1] + cols[None, :]
+def _box(y: int, x: int, radius: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Row and column slices of the square of ``radius`` around (y, x), clipped."""
+    return (slice(max(y - radius, 0), min(y + radius + 1, shape[0])),
+            slice(max(x - radius, 0), min(x + radius + 1, shape[1])))
+
+
+def _pixels(rows: slice, cols: slice, width: int) -> np.ndarray:
+    """(h·w,) pixel indices (C order, frames ``width`` wide) of the region rows × cols."""
+    return (np.arange(rows.start, rows.stop)[:, None] * width
+            + np.arange(cols.start, cols.stop)[None, :]).ravel()
 
 
 def _rank1(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, filtered: np.ndarray,
-           pick: int, window: int, shape: tuple[int, int], sigma: float
+           pick: int, window: int, dog: DogFilter
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """A cell seeded at pixel ``pick``, by alternating a footprint fit of the mean-removed
     data in a window (≥ 0, the connected part around ``pick`` above KEEP_FRACTION of its value
@@ -196,27 +177,33 @@ def _rank1(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, filtered: np.n
     Returns (P,) footprint, (T,) mean-free trace, the filtered footprint's values on the
     pixels it reaches and their indices; None when nothing is left at ``pick``.
     """
+    shape = dog.shape
     y, x = divmod(pick, shape[1])
-    box = _box(y, x, window, shape)
-    local = data[box.ravel()] - mean[box.ravel(), None]
-    centre = (y - max(y - window, 0), x - max(x - window, 0))
+    rows, cols = _box(y, x, window, shape)
+    box = _pixels(rows, cols, shape[1])
+    local = data[box] - mean[box, None]
+    centre = (y - rows.start, x - cols.start)
     trace = filtered[pick].astype(np.float64)
     for _ in range(RANK1_ROUNDS):
         norm = trace @ trace
         if norm <= 0:
             return None
-        weights = np.maximum(local @ trace.astype(np.float32) / norm, 0.0).reshape(box.shape)
+        weights = np.maximum(local @ trace.astype(np.float32) / norm, 0.0).reshape(
+            rows.stop - rows.start, cols.stop - cols.start)
         if weights[centre] <= 0:
             return None
         labels, _ = ndimage.label(weights >= KEEP_FRACTION * weights[centre],
                                   structure=np.ones((3, 3)))
-        footprint = np.zeros(shape[0] * shape[1])
-        footprint[box.ravel()] = np.where(labels == labels[centre], weights, 0.0).ravel()
-        spread = _dog((footprint / scale).reshape(shape), sigma).ravel()
-        touched = np.flatnonzero(np.abs(spread) > 1e-3 * np.abs(spread).max())
-        spread = spread[touched]
+        kept = np.where(labels == labels[centre], weights, 0.0)
+        spread, out_rows, out_cols = dog.apply_region(kept / scale[box].reshape(kept.shape),
+                                                      rows, cols)
+        spread = spread.ravel()
+        reached = np.abs(spread) > 1e-3 * np.abs(spread).max()
+        touched, spread = _pixels(out_rows, out_cols, shape[1])[reached], spread[reached]
         trace = (spread.astype(np.float32) @ filtered[touched]).astype(np.float64)
         trace /= spread @ spread
+    footprint = np.zeros(shape[0] * shape[1])
+    footprint[box] = kept.ravel()
     return footprint, trace, spread, touched
 
 
