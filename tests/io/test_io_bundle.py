@@ -60,11 +60,13 @@ def test_a_zarr_store_round_trips_and_replaces_a_stage_whole(tmp_path):
     rng = np.random.default_rng(1)
     spikes = rng.random((3, 5000), dtype=np.float32)
     store = tmp_path / "calscope.zarr"
-    write_bundle(store, {"spikes": spikes, "members": np.zeros((0, 3), bool)},
+    write_bundle(store, {"spikes": spikes, "members": np.zeros((0, 3), bool),
+                         "offset": np.asarray(1.5)},
                  {"notes": ["a"], "ratio": float("nan")})
     arrays, meta = read_bundle(store)
     np.testing.assert_array_equal(arrays["spikes"], spikes)
     assert arrays["members"].shape == (0, 3) and meta["notes"] == ["a"]
+    assert arrays["offset"].shape == () and float(arrays["offset"]) == 1.5  # a scalar stays one
     assert np.isnan(meta["ratio"])
     lazy = zarr.open_group(str(store), mode="r")["population"]["spikes"]
     assert lazy.chunks[-1] < spikes.shape[1]  # chunked in time: read a piece at a time

@@ -98,7 +98,7 @@ def _write_zarr_group(path: Path, group: str, arrays: dict[str, np.ndarray], met
     try:
         stage = root.create_group(temporary)
         for name, value in arrays.items():
-            data = np.ascontiguousarray(value)
+            data = np.asarray(value, order="C")  # (ascontiguousarray makes 0-d 1-d)
             stage.create_array(name, data=data, chunks=_chunks(data.shape))
         stage.attrs[_META_ATTR] = meta
         replace_folder(path / temporary, path / group)
