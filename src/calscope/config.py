@@ -52,6 +52,11 @@ class MotionSettings(_Stage):
                               "read, the template frames (4 bytes per pixel) and ~100 MB of "
                               "working arrays (0.45 GB at 512 × 512 with the defaults)")
     workers: int = Field(-1, description="threads for the FFTs (-1: all cores)")
+    bidi_offset: float | Literal["auto"] | None = Field(
+        None, description="line offset of a bidirectional (resonant) scan, undone before "
+        "registration: the odd rows' content sits this many pixels to the right of the even "
+        "rows' (negative: left). 'auto': measured on the template frames; null: none. "
+        "`calscope register` reports the offset left in the template either way")
 
     @model_validator(mode="after")
     def _workers_are_a_count(self) -> MotionSettings:

@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from scipy import ndimage
 from typer.testing import CliRunner
 
 from calscope import simulate
@@ -36,6 +37,7 @@ def test_register_writes_the_movie_and_its_shifts(tmp_path: Path,
     result = runner.invoke(app, ["register", str(source), "--out", str(tmp_path / "reg.h5")])
     assert result.exit_code == 0, result.output
     assert "correlation registered" in result.output
+    assert "--bidi-offset" not in result.output  # no line offset to point out
     arrays, meta = read_bundle(tmp_path / "reg.registration.npz")
     assert shift_error(arrays["shifts"], moving.shifts) < 0.2
     assert "block_shifts" in arrays and meta["fs"] == moving.fs
@@ -61,6 +63,25 @@ def test_rigid_registration_of_an_hdf5_stored_frames_last(tmp_path: Path,
     assert "block_shifts" not in arrays and meta["settings"]["nonrigid"] is False
     assert shift_error(arrays["shifts"], moving.shifts) < 0.2
     assert np.load(out).shape == moving.movie.shape
+
+
+def test_register_measures_and_undoes_a_line_offset(tmp_path: Path,
+                                                      moving: simulate.SimulatedMovie) -> None:
+    scan = moving.movie.copy()
+    scan[:, 1::2] = ndimage.shift(scan[:, 1::2], (0, 0, 1.5), order=3, mode="nearest")
+    source = write_movie(tmp_path / "scan.tif", scan, fs=moving.fs)
+    plain = runner.invoke(app, ["register", str(source), "--out", str(tmp_path / "a.npy")])
+    assert plain.exit_code == 0, plain.output
+    assert "--bidi-offset auto" in plain.output  # pointed out, not undone
+    undone = runner.invoke(app, ["register", str(source), "--bidi-offset", "auto", "--out",
+                                 str(tmp_path / "b.npy")])
+    assert undone.exit_code == 0, undone.output
+    assert "--bidi-offset auto" not in undone.output
+    arrays, _ = read_bundle(tmp_path / "b.registration.npz")
+    assert float(arrays["bidi_offset"]) == pytest.approx(1.5, abs=0.1)
+    bad = runner.invoke(app, ["register", str(source), "--bidi-offset", "left", "--out",
+                              str(tmp_path / "c.npy")])
+    assert bad.exit_code == 2 and "give 'auto' or a number" in bad.output
 
 
 def test_register_refuses_bad_requests(tmp_path: Path, moving: simulate.SimulatedMovie) -> None:

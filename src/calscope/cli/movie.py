@@ -44,6 +44,42 @@ Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Where CNM
                                                   "address; default: here, one after another "
                                                   "(compute section of --config).")]
 
+Rigid = Annotated[bool, typer.Option("--rigid", help="Rigid registration only (no "
+                                     "piecewise-rigid blocks).")]
+BidiOffset = Annotated[Optional[str], typer.Option(
+    "--bidi-offset", help="Undo a bidirectional scan's line offset before registering: "
+    "'auto' (measured), or the odd rows' offset in pixels (positive: to the right); default "
+    "none (motion section of --config).")]
+#: A line offset left in the template from this size on (pixels) is pointed out.
+LINE_OFFSET_HINT_PX = 0.5
+
+
+def motion_settings(motion: MotionSettings, *, rigid: bool, bidi_offset: str | None,
+                    max_shift: float | None = None) -> MotionSettings:
+    """The motion settings with the command line's overrides (checked)."""
+    overrides: dict[str, object] = {"nonrigid": False} if rigid else {}
+    if max_shift is not None:
+        overrides["max_shift"] = max_shift
+    if bidi_offset is not None:
+        overrides["bidi_offset"] = bidi_offset
+    try:
+        return MotionSettings.model_validate({**motion.model_dump(), **overrides})
+    except ValidationError as error:
+        raise InputError(f"--bidi-offset {bidi_offset!r}: give 'auto' or a number of pixels"
+                         if "bidi_offset" in str(error) else f"motion settings: {error}"
+                         ) from error
+
+
+def line_offset_hint(registration: Registration) -> str | None:
+    """A hint to undo the line offset left in the registered frames when it reaches
+    `LINE_OFFSET_HINT_PX`; None otherwise."""
+    left = registration.line_offset_left
+    if abs(left) < LINE_OFFSET_HINT_PX:
+        return None
+    return (f"the movie's odd rows sit {left:+.2f} px from its even rows (after the "
+            f"{registration.bidi_offset:.2f} px undone), as a bidirectional scan's do: rerun "
+            "with --bidi-offset auto (or motion.bidi_offset: auto in --config) to undo it")
+
 
 def compute_settings(settings: Settings, scheduler: str | None) -> ComputeSettings:
     """The compute settings, with ``--scheduler`` when given (checked)."""
@@ -76,11 +112,11 @@ def register_command(
     axes: MovieAxes = None,
     channel: Annotated[Optional[int], typer.Option(help="The channel to register, for a "
                                                    "movie with several.")] = None,
-    rigid: Annotated[bool, typer.Option("--rigid", help="Rigid registration only (no "
-                                        "piecewise-rigid blocks).")] = False,
+    rigid: Rigid = False,
     max_shift: Annotated[Optional[float], typer.Option(help="Largest rigid shift searched "
                                                        "(pixels); default 10% of the frame's "
                                                        "smaller side.")] = None,
+    bidi_offset: BidiOffset = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (motion section).")]
     = None,
 ) -> None:
@@ -88,11 +124,8 @@ def register_command(
     if out.suffix.lower() not in WRITABLE_MOVIES:
         raise InputError(f"{out}: a registered movie is written as "
                          f"{', '.join(WRITABLE_MOVIES)}; choose one of these suffixes")
-    settings = settings_from(config).motion
-    overrides = {"nonrigid": False} if rigid else {}
-    if max_shift is not None:
-        overrides["max_shift"] = max_shift
-    settings = settings.model_validate({**settings.model_dump(), **overrides})
+    settings = motion_settings(settings_from(config).motion, rigid=rigid,
+                               bidi_offset=bidi_offset, max_shift=max_shift)
     shifts_path = registration_path(out)
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if out.resolve() == movie.resolve() or shifts_path.resolve() == movie.resolve():
@@ -120,9 +153,14 @@ def _summary(registration: Registration, metrics: RegistrationMetrics, out: Path
     largest = np.abs(registration.shifts).max(axis=0)
     table.add_row("largest rigid shift, rows / columns (px)",
                   f"{largest[0]:.2f} / {largest[1]:.2f}")
+    table.add_row("line offset measured / undone (px)",
+                  f"{registration.raw_line_offset:.2f} / {registration.bidi_offset:.2f}")
     for name, value in metrics.as_dict().items():
         table.add_row(name.replace("_", " "), f"{value:.3f}")
     out_console.print(table)
+    hint = line_offset_hint(registration)
+    if hint is not None:
+        err_console.print(f"note: {hint}", highlight=False)
     err_console.print(f"wrote {out} and {shifts_path}", highlight=False)
 
 

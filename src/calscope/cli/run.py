@@ -12,8 +12,9 @@ from calscope.cli.analysis import analyze_command
 from calscope.cli.common import (CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP, app,
                                  count_progress, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.movie import (CellRadius, MovieAxes, MovieChannel, MovieFs, MovieKey,
-                                Scheduler, compute_settings)
+from calscope.cli.movie import (BidiOffset, CellRadius, MovieAxes, MovieChannel, MovieFs,
+                                MovieKey, Rigid, Scheduler, compute_settings,
+                                line_offset_hint, motion_settings)
 from calscope.cli.spikes import check_cell_type_option, check_device_option
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
@@ -36,7 +37,8 @@ def run_command(
     key: MovieKey = None,
     axes: MovieAxes = None,
     channel: MovieChannel = None,
-    rigid: Annotated[bool, typer.Option("--rigid", help="Rigid registration only.")] = False,
+    rigid: Rigid = False,
+    bidi_offset: BidiOffset = None,
     cell_radius: CellRadius = None,
     scheduler: Scheduler = None,
     method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)}.")]
@@ -61,7 +63,7 @@ def run_command(
     check_device_option(device, method)
     settings = settings_from(config)
     compute = compute_settings(settings, scheduler)
-    motion = settings.motion.model_copy(update={"nonrigid": False} if rigid else {})
+    motion = motion_settings(settings.motion, rigid=rigid, bidi_offset=bidi_offset)
     cells = settings.cnmf.model_copy(
         update={} if cell_radius is None else {"cell_radius_px": cell_radius})
     cells = cells.model_validate(cells.model_dump())  # the overrides checked
@@ -76,6 +78,9 @@ def run_command(
             registration, moved = motion_stage(frames, store, motion, upstream,
                                                progress=update)
         _said("motion", moved.reused, f"largest shift {registration.edge_px()} px")
+        hint = line_offset_hint(registration)
+        if hint is not None:
+            err_console.print(f"note: {hint}", highlight=False)
         with (patch_map(compute) as map_patches,
               step_progress(f"cells of {movie.name}") as update):
             found = cells_stage(frames, registration, frames.fs, store, cells,

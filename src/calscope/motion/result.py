@@ -12,6 +12,7 @@ import numpy as np
 from calscope.config import MotionSettings
 from calscope.errors import InputError
 from calscope.motion.blocks import interpolation_weights, pixel_field
+from calscope.motion.lines import correct_lines
 from calscope.frames import check_finite
 from calscope.motion.warp import shift_frames, valid_pixels, warp_frame
 
@@ -38,6 +39,11 @@ class Registration:
         block_centers: block centre rows (n_blocks_y,) and columns (n_blocks_x,), pixels
             (None: rigid only).
         settings: the settings used.
+        bidi_offset: the line offset of a bidirectional scan undone before everything else
+            (pixels, `calscope.motion.lines`; 0: none): the shifts and template are those of
+            the corrected frames.
+        raw_line_offset: the line offset measured in the movie as read (the mean of the
+            template frames), whether undone or not (pixels; 0 when not measured).
     """
 
     shifts: np.ndarray
@@ -46,6 +52,8 @@ class Registration:
     block_shifts: np.ndarray | None
     block_centers: tuple[np.ndarray, np.ndarray] | None
     settings: MotionSettings
+    bidi_offset: float = 0.0
+    raw_line_offset: float = 0.0
 
     @property
     def n_frames(self) -> int:
@@ -71,10 +79,16 @@ class Registration:
             return np.broadcast_to(rigid, (index.size, 2, *self.template.shape)).copy()
         return rigid + pixel_field(self.block_shifts[index], *self._weights)
 
+    @property
+    def line_offset_left(self) -> float:
+        """The line offset left in the registered frames (pixels): measured less undone."""
+        return self.raw_line_offset - self.bidi_offset
+
     def edge_px(self) -> int:
         """Width (pixels) of the frame's edge strip that registration may fill by repeating
-        the edge: the largest rigid plus block shift, rounded up (CNMF's ``border_px``)."""
-        largest = float(np.abs(self.shifts).max(initial=0.0))
+        the edge: the largest rigid plus block shift plus the line offset, rounded up (CNMF's
+        ``border_px``)."""
+        largest = float(np.abs(self.shifts).max(initial=0.0)) + abs(self.bidi_offset)
         if self.block_shifts is not None:
             largest += float(np.abs(self.block_shifts).max(initial=0.0))
         return int(np.ceil(largest))
@@ -82,7 +96,9 @@ class Registration:
     def arrays(self) -> dict[str, np.ndarray]:
         """The registration as named arrays (a results bundle's; `from_arrays` reverses it)."""
         arrays = {"shifts": self.shifts, "template": self.template,
-                  "correlation": self.correlation}
+                  "correlation": self.correlation,
+                  "bidi_offset": np.asarray(self.bidi_offset, dtype=np.float64),
+                  "raw_line_offset": np.asarray(self.raw_line_offset, dtype=np.float64)}
         if self.block_shifts is not None and self.block_centers is not None:
             arrays["block_shifts"] = self.block_shifts
             arrays["block_center_rows"], arrays["block_center_columns"] = self.block_centers
@@ -101,24 +117,37 @@ class Registration:
                    block_centers=((np.asarray(arrays["block_center_rows"]),
                                    np.asarray(arrays["block_center_columns"]))
                                   if blocks else None),
-                   settings=settings)
+                   settings=settings,
+                   bidi_offset=float(arrays.get("bidi_offset", 0.0)),
+                   raw_line_offset=float(arrays.get("raw_line_offset", 0.0)))
 
     def valid_mask(self) -> np.ndarray:
         """(Y, X) bool: pixels that come from inside the frame in every registered frame (the
-        others repeat the nearest edge pixel of some frame); crop to it before extracting
-        cells."""
+        others repeat the nearest edge pixel of some frame, or, within the line offset of
+        the edge, of an odd row); crop to it before extracting cells."""
         if self.block_shifts is None:
-            return valid_pixels(self.shifts[:, :, None, None], self.template.shape)
+            return self._valid(self.shifts[:, :, None, None])
         mask = np.ones(self.template.shape, dtype=bool)
         for start in range(0, self.n_frames, _FIELD_FRAMES):
-            field = self.displacement(slice(start, start + _FIELD_FRAMES))
-            mask &= valid_pixels(field, self.template.shape)
+            mask &= self._valid(self.displacement(slice(start, start + _FIELD_FRAMES)))
         return mask
+
+    def _valid(self, field: np.ndarray) -> np.ndarray:
+        """(Y, X) bool `valid_pixels` of an (n, 2, Y, X) or (n, 2, 1, 1) displacement, for
+        the even rows and for the odd rows, which are read a further ``bidi_offset`` along
+        x."""
+        valid = valid_pixels(field, self.template.shape)
+        if self.bidi_offset:
+            odd = np.array(field, dtype=np.float64)
+            odd[:, 1] += self.bidi_offset
+            valid &= valid_pixels(odd, self.template.shape)
+        return valid
 
     def registered(self, frames: np.ndarray, index: np.ndarray) -> np.ndarray:
         """(n, Y, X) float32 frames (float32, finite) of the movie's frames ``index`` (n,)
-        resampled to the template: ``frame(y + dy, x + dx)``, bilinear, positions outside the
-        frame taking the nearest edge pixel."""
+        resampled to the template: the line offset undone, then ``frame(y + dy, x + dx)``,
+        bilinear, positions outside the frame taking the nearest edge pixel."""
+        frames = correct_lines(frames, self.bidi_offset)
         if self.block_shifts is None:
             return shift_frames(frames, self.shifts[index])
         out = np.empty(frames.shape, dtype=np.float32)

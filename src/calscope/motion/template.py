@@ -1,6 +1,6 @@
 """The template: the mean of well-aligned frames, built from a subset spread over the recording.
 
-1. Read ``template_frames`` frames spread evenly over the recording.
+1. Read ``template_frames`` frames spread evenly over the recording (`template_frames`).
 2. Seed: the mean of the frame whose ``k`` most similar frames are most similar to it and of
    those ``k`` (k: a tenth of the subset, 1 to 20; Pearson correlation of copies binned 2×2
    until ≤ 255 pixels a side): frames caught at the same position.
@@ -27,14 +27,21 @@ def template_indices(n_frames: int, count: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0, n_frames - 1, min(count, n_frames))).astype(np.int64))
 
 
-def build_template(movie: MovieLike, n_frames: int, settings: MotionSettings,
-                   max_shift: float, name: str = "movie") -> np.ndarray:
-    """(Y, X) float32 template of a (T, Y, X) movie; ``max_shift`` pixels is the rigid search
-    radius. Reads only the subset of frames (one at a time)."""
+def template_frames(movie: MovieLike, n_frames: int, settings: MotionSettings,
+                    name: str = "movie") -> np.ndarray:
+    """(n, Y, X) float32 the frames a template is built from: ``template_frames`` of them,
+    spread evenly over the (T, Y, X) movie, read one at a time."""
     index = template_indices(n_frames, settings.template_frames)
     frames = np.empty((index.size, *(int(n) for n in movie.shape[1:])), dtype=np.float32)
     for i, t in enumerate(index):
         frames[i] = read_frames(movie, int(t), int(t) + 1, name)[0]
+    return frames
+
+
+def build_template(frames: np.ndarray, settings: MotionSettings, max_shift: float
+                   ) -> np.ndarray:
+    """(Y, X) float32 template from (n, Y, X) float32 `template_frames`; ``max_shift``
+    pixels is the rigid search radius."""
     template = _seed(frames)
     for _ in range(settings.template_iterations):
         ref = make_reference(template, settings.smooth_sigma, settings.workers)
