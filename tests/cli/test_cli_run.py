@@ -64,7 +64,8 @@ def test_run_goes_from_the_movie_to_the_report(recording, tmp_path):
 
     described = runner.invoke(app, ["info", str(out)], env={"COLUMNS": "200"})
     assert described.exit_code == 0, described.output
-    for said in ("a `calscope run` folder", "a registration", "cells extracted by CNMF",
+    for said in ("a `calscope run` folder", "a registration", "line offset measured",
+                 "cells extracted by CNMF",
                  f"{arrays['accepted'].size} / {accepted}", "a population analysis"):
         assert said in described.output, said
 

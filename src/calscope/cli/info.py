@@ -93,6 +93,10 @@ def _bundle(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Facts:
         facts = [("kind", "a registration"), ("frames", str(shifts.shape[0])),
                  ("largest rigid shift (px)", f"{np.abs(shifts).max(initial=0.0):.2f}"),
                  ("piecewise-rigid", "yes" if "block_shifts" in arrays else "no")]
+        if "raw_line_offset" in arrays:
+            facts.append(("line offset measured / undone (px)",
+                          f"{float(arrays['raw_line_offset']):.2f} / "
+                          f"{float(arrays['bidi_offset']):.2f}"))
         facts += [(name.replace("_", " "), f"{value:.3f}")
                   for name, value in meta.get("metrics", {}).items()]
         return facts
