@@ -103,6 +103,11 @@ class CnmfSettings(_Stage):
                                  "its activity")
     min_snr: float = Field(3.0, ge=0, description="accept a component only if its calcium peak "
                            "reaches this many noise σ")
+    init_rate_hz: float = Field(10.0, gt=0, description="the initialization looks for cells "
+                                "in the movie averaged over runs of floor(fs / init_rate_hz) "
+                                "frames, a rate of about this or faster (keeping at least 50 "
+                                "frames): faster, and slow transients stand out from the "
+                                "noise more; at or above fs: every frame")
     chunk_frames: int = Field(500, ge=1, description="frames read at a time")
     patch_px: int = Field(128, ge=16, description="frames wider or taller than this are cut "
                           "into overlapping square patches of this side, each factorised "

@@ -21,6 +21,8 @@ from calscope.extract.merge import merge_components
 from calscope.validation import unusable_rows
 
 Footprints = np.ndarray | scipy.sparse.spmatrix
+#: The initialization keeps at least this many (averaged) frames to look for cells in.
+MIN_INIT_FRAMES = 50
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def factorize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray,
     init = initialize(data, shape, noise, cell_radius_px=settings.cell_radius_px,
                       min_energy_z=settings.min_energy_z, max_cells=max_cells,
                       n_background=settings.n_background, chunk_frames=settings.chunk_frames,
-                      allowed=inside, seed=seed)
+                      allowed=inside, bin_frames=init_bin_frames(fs, data.shape[1], settings),
+                      seed=seed)
     a, c = normalize(init.footprints * inside[:, None], init.traces)
     b, f = init.background_footprints, init.background_traces
     for round_ in range(settings.iterations):
@@ -111,6 +114,13 @@ def update_traces(data: np.ndarray, a: Footprints, c: np.ndarray, b: Footprints,
     rows = hals_rows(u, v, rows, settings.hals_sweeps, rows=np.arange(n_cells, len(rows)))
     return Temporal(traces=traces, raw=raw, calcium=calcium, baseline=baseline,
                     spikes=spikes, sn=sn, background=rows[n_cells:])
+
+
+def init_bin_frames(fs: float, n_frames: int, settings: CnmfSettings) -> int:
+    """Frames averaged into one for the initialization: floor(fs / ``init_rate_hz``), at
+    least 1, and at most what leaves `MIN_INIT_FRAMES` frames."""
+    wanted = int(fs // settings.init_rate_hz)
+    return max(1, min(wanted, n_frames // MIN_INIT_FRAMES))
 
 
 def inside_border(shape: tuple[int, int], border_px: int) -> np.ndarray:

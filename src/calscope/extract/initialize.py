@@ -61,7 +61,7 @@ class Initialization:
 def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
                cell_radius_px: float, min_energy_z: float, max_cells: int,
                n_background: int, chunk_frames: int, allowed: np.ndarray | None = None,
-               seed: int = 0) -> Initialization:
+               bin_frames: int = 1, seed: int = 0) -> Initialization:
     """Greedy cells plus a non-negative background (see the module docstring).
 
     Args:
@@ -75,6 +75,9 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
         chunk_frames: frames filtered at a time.
         allowed: (Y*X,) bool, the pixels a cell may be centred on (e.g. not the strip that
             motion correction filled by repeating the edge); None: all.
+        bin_frames: cells are sought in the movie averaged over runs of this many frames
+            (the last, incomplete run left out), faster; their traces are then held
+            constant over each run (and the frames left out), a start for CNMF's updates.
         seed: seeds the random start of background components beyond the first.
 
     Returns:
@@ -85,10 +88,13 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
     mean = data.mean(axis=1, dtype=np.float64).astype(np.float32)
     scale = np.maximum(mean, BRIGHTNESS_FLOOR * max(float(np.median(mean)), 1e-6))
     dog = DogFilter(shape, max(cell_radius_px / 2.0, 0.5))
-    filtered = _filtered(data, mean, scale, dog, chunk_frames)
-    noise_z = np.maximum(dog.noise(noise / scale.reshape(shape)).ravel(), 1e-12)
+    searched = _binned(data, bin_frames, chunk_frames)
+    filtered = _filtered(searched, mean, scale, dog, chunk_frames)
+    # white noise averaged over k frames: σ / √k (`_correlation_factor` checks the rest)
+    noise_z = np.maximum(dog.noise(noise / scale.reshape(shape)).ravel()
+                         / np.sqrt(bin_frames), 1e-12)
     noise_z *= _correlation_factor(filtered, noise_z)
-    energy = _energy_z(filtered, noise_z)
+    energy = _energy_z(filtered, noise_z, bin_frames)
     allowed = (np.ones(height * width, dtype=bool) if allowed is None
                else np.array(allowed, dtype=bool))  # a copy: picks are blocked in it
     window = int(np.ceil(2.0 * cell_radius_px))
@@ -101,24 +107,49 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
         score = float(energy[pick])
         y, x = divmod(pick, width)
         allowed[_pixels(*_box(y, x, blocked, shape), width)] = False
-        found = _rank1(data, mean, scale, filtered, pick, window, dog)
+        found = _rank1(searched, mean, scale, filtered, pick, window, dog)
         if found is None:
             continue
         footprint, trace, spread, touched = found
         filtered[touched] -= np.outer(spread, trace).astype(np.float32)
-        energy[touched] = _energy_z(filtered[touched], noise_z[touched])
+        energy[touched] = _energy_z(filtered[touched], noise_z[touched], bin_frames)
         cells.append(footprint)
         traces.append(trace)
         centers.append((y, x))
         scores.append(score)
-    del filtered
+    del filtered, searched
     a = np.stack(cells, axis=1) if cells else np.zeros((height * width, 0))
-    c = np.stack(traces) if traces else np.zeros((0, n_frames))
+    c = _unbinned(np.stack(traces) if traces else np.zeros((0, n_frames // bin_frames)),
+                  bin_frames, n_frames)
     c = c - c.min(axis=1, keepdims=True)
     b, f = _background(data, a, c, n_background, seed)
     return Initialization(footprints=a, traces=c, background_footprints=b, background_traces=f,
                           centers=np.array(centers, dtype=int).reshape(-1, 2),
                           energy_z=np.array(scores))
+
+
+def _binned(data: np.ndarray, bin_frames: int, chunk_frames: int) -> np.ndarray:
+    """(P, T // k) float32 means of (P, T) ``data`` over runs of k = ``bin_frames`` frames
+    (``data`` itself for k = 1), computed ``chunk_frames`` runs at a time."""
+    if bin_frames == 1:
+        return data
+    runs = data.shape[1] // bin_frames
+    out = np.empty((data.shape[0], runs), dtype=np.float32)
+    for start in range(0, runs, chunk_frames):
+        stop = min(start + chunk_frames, runs)
+        block = data[:, start * bin_frames: stop * bin_frames]
+        out[:, start:stop] = block.reshape(len(block), stop - start, bin_frames).mean(
+            axis=2, dtype=np.float32)
+    return out
+
+
+def _unbinned(traces: np.ndarray, bin_frames: int, n_frames: int) -> np.ndarray:
+    """(K, n_frames) traces of (K, n) run means: each held over its run, the last held over
+    the frames that no run covers."""
+    held = np.repeat(traces, bin_frames, axis=1)
+    if held.shape[1] >= n_frames or held.shape[1] == 0:
+        return held[:, :n_frames] if held.shape[1] else np.zeros((len(traces), n_frames))
+    return np.pad(held, ((0, 0), (0, n_frames - held.shape[1])), mode="edge")
 
 
 def _filtered(data: np.ndarray, mean: np.ndarray, scale: np.ndarray, dog: DogFilter,
@@ -147,11 +178,15 @@ def _correlation_factor(filtered: np.ndarray, expected: np.ndarray) -> float:
     return float(max(ratio, 1.0)) if np.isfinite(ratio) else 1.0
 
 
-def _energy_z(filtered: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def _energy_z(filtered: np.ndarray, noise: np.ndarray, bin_frames: int) -> np.ndarray:
     """Per row of (n, T) mean-free filtered traces, the z-score of its energy against white
-    noise of σ ``noise`` (n,): (mean of squares / σ² − 1) · √(T/2)."""
+    noise of σ ``noise`` (n,): (mean of squares / σ² − 1) · √(T/2), over √k for traces that
+    are means of k = ``bin_frames`` frames. A signal well above the noise then scores what it
+    would in the k·T frames themselves (averaging raises its power over the noise's k-fold
+    and cuts the frames k-fold), so ``min_energy_z`` means the same with or without binning;
+    pure noise scores less."""
     power = np.einsum("pt,pt->p", filtered, filtered, dtype=np.float64) / filtered.shape[1]
-    return (power / noise ** 2 - 1.0) * np.sqrt(filtered.shape[1] / 2.0)
+    return (power / noise ** 2 - 1.0) * np.sqrt(filtered.shape[1] / 2.0 / bin_frames)
 
 
 def _box(y: int, x: int, radius: int, shape: tuple[int, int]) -> tuple[slice, slice]:
