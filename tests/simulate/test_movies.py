@@ -17,7 +17,9 @@ def expected_scene(sim: SimulatedMovie) -> np.ndarray:
     T, Y, X = sim.movie.shape
     cells = sim.footprints @ (sim.f0[:, None] * (1.0 + sim.calcium))
     neuropil = np.tensordot(sim.neuropil_traces.T, sim.neuropil_images, axes=1)
-    return cells.T.reshape(T, Y, X) + neuropil + sim.background
+    calcium = sim.out_of_focus_calcium
+    blurred = sim.out_of_focus_images @ (calcium - calcium.mean(axis=1, keepdims=True))
+    return (cells + blurred).T.reshape(T, Y, X) + neuropil + sim.background
 
 
 def weighted_traces(sim: SimulatedMovie, frames: np.ndarray) -> np.ndarray:
@@ -149,6 +151,23 @@ def test_still_movie_is_the_scene_plus_shot_and_read_noise():
     assert np.abs(z_mean).max() < 5.0
 
 
+def test_out_of_focus_light_is_blurred_active_cells_in_the_background():
+    plain = movie(**SMALL, motion_px=0.0, seed=9)
+    sim = movie(**SMALL, motion_px=0.0, out_of_focus=1.0, seed=9)
+    assert plain.out_of_focus_images.shape == (64 * 72, 0)
+    images, calcium = sim.out_of_focus_images, sim.out_of_focus_calcium
+    assert images.shape[1] == calcium.shape[0] > 20 and calcium.shape[1] == 120
+    assert calcium.max() > 0.1  # active, like the cells
+    # the cells and their activity are those of the movie without it
+    np.testing.assert_array_equal(sim.calcium, plain.calcium)
+    np.testing.assert_array_equal(sim.footprints.toarray(), plain.footprints.toarray())
+    # resting at about the background's level at their peaks: the background about doubles
+    assert 1.5 < sim.background.mean() / plain.background.mean() < 3.5
+    scene = expected_scene(sim)
+    z = (sim.movie - scene) / np.sqrt(scene + 1.0)
+    assert abs(z.mean()) < 0.01 and z.std() == pytest.approx(1.0, abs=0.02)
+
+
 def test_snr_sets_the_noise_of_the_cell_traces():
     sim = movie(**SMALL, motion_px=0.0, snr=4.0, seed=10)
     noise = weighted_traces(sim, sim.movie - expected_scene(sim)).std(axis=1)
@@ -185,6 +204,7 @@ def test_single_frame_movie():
     ({"motion_px": -1.0}, "motion_px"), ({"nonrigid_px": float("nan")}, "nonrigid_px"),
     ({"brightness": 0.0}, "brightness"), ({"contrast": 0.0}, "contrast"),
     ({"neuropil": -0.1}, "neuropil"), ({"read_noise": float("inf")}, "read_noise"),
+    ({"out_of_focus": -1.0}, "out_of_focus"),
     ({"n_cells": 400}, "do not fit"),
     ({"seed": "abc"}, "seed"),
 ])

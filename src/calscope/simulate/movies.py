@@ -7,7 +7,9 @@ The scene is a resting image plus activity, in expected photons per pixel and fr
 
 Cells are soma-like elliptical Gaussians whose activity comes from ``simulate.traces``; the
 background is a smooth, textured, vignetted image, and the neuropil adds slow, smooth
-fluctuations (mean 0 over time) around it. Frame t shows the scene moved by a displacement
+fluctuations (mean 0 over time) around it. A one-photon movie (``out_of_focus`` > 0) also
+shows blurred, active cells out of focus, ``+ Σ_j out_of_focus_images[:, j] ·
+(out_of_focus_calcium[j, t] − its mean)``, their mean folded into the background. Frame t shows the scene moved by a displacement
 field d_t, counted with Poisson shot noise plus Gaussian read noise:
 
     movie[t, y, x] ~ Poisson(scene_t(y - dy_t(y, x), x - dx_t(y, x))) + read_noise · ε
@@ -91,6 +93,9 @@ class SimulatedMovie:
         brightness: photons per frame of a pixel of unit fluorescence, the mean of the
             background over the field of view.
         indicator: name of the indicator preset.
+        out_of_focus_images: (Y*X, J) float32 CSC resting images (photons per frame) of the
+            J out-of-focus blurred cells (``out_of_focus``; J = 0 without them).
+        out_of_focus_calcium: (J, T) float32 their ΔF/F; ``background`` holds their mean.
     """
 
     movie: np.ndarray
@@ -109,6 +114,8 @@ class SimulatedMovie:
     nonrigid_amplitudes: np.ndarray
     brightness: float
     indicator: str
+    out_of_focus_images: scipy.sparse.csc_matrix
+    out_of_focus_calcium: np.ndarray
 
     def displacement(self, frames: int | slice | np.ndarray | None = None) -> np.ndarray:
         """Full displacement field (rigid + non-rigid) of the requested frames.
@@ -148,6 +155,7 @@ def movie(
     contrast: float = 1.5,
     neuropil: float = 0.03,
     read_noise: float = 1.0,
+    out_of_focus: float = 0.0,
     seed: Seed = 0,
 ) -> SimulatedMovie:
     """Simulate a (n_frames, *shape) calcium-imaging movie with known ground truth.
@@ -173,6 +181,12 @@ def movie(
             (each cell's is drawn within ± 30 % of it).
         neuropil: standard deviation over time of each neuropil component's ΔF/F.
         read_noise: standard deviation of the Gaussian read noise (photons).
+        out_of_focus: the out-of-focus light of a one-photon movie: blurred cells (Gaussian
+            blobs of σ = 2 · ``cell_radius_px``, one per (4 · ``cell_radius_px``)² of the
+            field and of a margin of 3 σ around it) whose resting brightness at the peak is
+            this many times the local background, active like the cells (the same indicator
+            and rate). ``snr`` does not count their shot noise. 0 (the default): none, as in
+            a two-photon movie.
         seed: int seed or ``numpy.random.Generator``; the same seed gives the same movie.
 
     Returns:
@@ -188,10 +202,13 @@ def movie(
                                 ("contrast", contrast, True), ("neuropil", neuropil, False),
                                 ("read_noise", read_noise, False)):
         check_number(name, value, minimum=0.0, strict=strict)
+    check_number("out_of_focus", out_of_focus, minimum=0.0, strict=False)
     if brightness is not None:
         check_number("brightness", brightness, minimum=0.0, strict=True)
+    # a ninth stream for the out-of-focus light leaves the first eight, and so every movie
+    # made without it, as they were
     (activity_rng, cell_rng, background_rng, neuropil_rng, motion_rng, nonrigid_rng, shot_rng,
-     read_rng) = make_rng(seed).spawn(8)
+     read_rng, blur_rng) = make_rng(seed).spawn(9)
 
     activity = traces(n_cells, n_frames, fs, indicator=preset.name, rate_hz=rate_hz,
                       seed=activity_rng)
@@ -216,13 +233,19 @@ def movie(
     f0 = (brightness * f0).astype(np.float32)
     weights, neuropil_traces = _neuropil(shape, pad, n_frames, fs, neuropil, neuropil_rng)
     canvas_neuropil = canvas_bg * weights
+    blobs, blob_calcium = _out_of_focus(shape, pad, cell_radius_px, n_frames, fs,
+                                        preset.name, rate_hz, blur_rng, out_of_focus > 0)
+    blobs = scipy.sparse.csc_matrix(blobs.multiply(out_of_focus * canvas_bg.reshape(-1, 1)))
+    canvas_bg = canvas_bg + (blobs @ (1.0 + blob_calcium.mean(axis=1))).reshape(canvas_bg.shape)
+    blob_changes = blob_calcium - blob_calcium.mean(axis=1, keepdims=True)
     calcium = activity.calcium.astype(np.float32)
 
     frames = np.empty((n_frames, Y, X), dtype=np.float32)
     for start in range(0, n_frames, CHUNK_FRAMES):
         chunk = slice(start, min(start + CHUNK_FRAMES, n_frames))
         cells = canvas_cells @ (f0[:, None] * (1.0 + calcium[:, chunk]))
-        scene = (cells.T.reshape(-1, *canvas_bg.shape) + canvas_bg
+        scene = ((cells + blobs @ blob_changes[:, chunk]).T.reshape(-1, *canvas_bg.shape)
+                 + canvas_bg
                  + np.tensordot(neuropil_traces[:, chunk].T, canvas_neuropil, axes=1))
         field = displacement_field(shifts[chunk], amplitudes[chunk], waves, phases, shape)
         expected = warp_scene(scene, field, pad)
@@ -237,7 +260,9 @@ def movie(
         neuropil_images=canvas_neuropil[(slice(None), *fov)].astype(np.float32),
         neuropil_traces=neuropil_traces, nonrigid_waves=waves,
         nonrigid_phases=phases, nonrigid_amplitudes=amplitudes, brightness=float(brightness),
-        indicator=preset.name)
+        indicator=preset.name,
+        out_of_focus_images=scipy.sparse.csr_matrix(blobs)[fov_rows].tocsc().astype(np.float32),
+        out_of_focus_calcium=blob_calcium)
 
 
 def _place_cells(n_cells: int, shape: tuple[int, int], radius: float,
@@ -300,6 +325,42 @@ def _background(shape: tuple[int, int], pad: int, rng: np.random.Generator) -> n
     r2 = ((y - centre[0]) ** 2 + (x - centre[1]) ** 2) / (centre ** 2).sum()
     image = np.maximum(1 - VIGNETTING * r2, 0.3) * np.maximum(1 + texture, 0.2)
     return image / image[pad:pad + shape[0], pad:pad + shape[1]].mean()
+
+
+def _out_of_focus(shape: tuple[int, int], pad: int, cell_radius_px: float, n_frames: int,
+                  fs: float, indicator: str, rate_hz: float, rng: np.random.Generator,
+                  wanted: bool) -> tuple[scipy.sparse.csc_matrix, np.ndarray]:
+    """(canvas pixels, J) CSC images, peak 1 and cut at 3 σ, of J blurred cells (σ = 2 ·
+    ``cell_radius_px``) spread over the field of view and a margin of 3 σ (not the padding,
+    so the field of view does not depend on it), and their (J, T) float32 calcium (ΔF/F);
+    J = 0 when not ``wanted``."""
+    height, width = shape[0] + 2 * pad, shape[1] + 2 * pad
+    if not wanted:
+        return (scipy.sparse.csc_matrix((height * width, 0)),
+                np.zeros((0, n_frames), dtype=np.float32))
+    sigma = 2.0 * cell_radius_px
+    margin = 3.0 * sigma
+    count = max(1, round((shape[0] + 2 * margin) * (shape[1] + 2 * margin)
+                         / (4.0 * cell_radius_px) ** 2))
+    place_rng, activity_rng = rng.spawn(2)
+    centres = pad + place_rng.uniform((-margin, -margin), (shape[0] + margin, shape[1] + margin),
+                                      size=(count, 2))
+    reach = math.ceil(margin)
+    rows, cols, values = [], [], []
+    for j, (y, x) in enumerate(centres):
+        ys = np.arange(max(0, math.floor(y) - reach), min(height, math.ceil(y) + reach + 1))
+        xs = np.arange(max(0, math.floor(x) - reach), min(width, math.ceil(x) + reach + 1))
+        blob = np.exp(-((ys[:, None] - y) ** 2 + (xs[None, :] - x) ** 2) / (2 * sigma ** 2))
+        inside = blob >= np.exp(-4.5)  # 3 σ
+        rows.append((ys[:, None] * width + xs[None, :])[inside])
+        values.append(blob[inside])
+        cols.append(np.full(int(inside.sum()), j))
+    images = scipy.sparse.csc_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(height * width, count))
+    activity = traces(count, n_frames, fs, indicator=indicator, rate_hz=rate_hz,
+                      seed=activity_rng)
+    return images, activity.calcium.astype(np.float32)
 
 
 def _neuropil(shape: tuple[int, int], pad: int, n_frames: int, fs: float, amplitude: float,
