@@ -8,7 +8,10 @@ Suite2p gets the same values as int16. Cases (``--side``, 256; ``--frames``, 300
 1. ``default``: 80 cells per 256², the simulator's default SNR 5 and neuropil;
 2. ``low SNR``: the same at SNR 3;
 3. ``dense``: 160 cells per 256²;
-4. ``large`` (``--large-side``, 512; 0 skips it): 320 cells at 512², which calscope cuts
+4. ``one-photon``: 80 cells per 256² under out-of-focus light (``out_of_focus`` 1: blurred
+   active cells resting at the background's level at their peaks), calscope with the ring
+   background (``background: ring``, as a user would set it for a one-photon movie);
+5. ``large`` (``--large-side``, 512; 0 skips it): 320 cells at 512², which calscope cuts
    into spatial patches (its default ``patch_px`` 128).
 
 Each tool runs with its defaults and the facts a user gives it: calscope ``cnmf`` with
@@ -59,6 +62,7 @@ from common import RESULTS_DIR, format_table, write_json  # noqa: E402
 from suite2p_peer import load_suite2p  # noqa: E402
 
 from calscope import simulate  # noqa: E402
+from calscope.config import CnmfSettings  # noqa: E402
 from calscope.extract import cnmf  # noqa: E402
 from calscope.metrics import match_footprints  # noqa: E402
 
@@ -71,15 +75,18 @@ def cases(args: argparse.Namespace) -> list[dict[str, Any]]:
     per_area = (args.side / 256) ** 2
     listed = [{"name": "default", "side": args.side, "cells": int(80 * per_area), "snr": 5.0},
               {"name": "low SNR", "side": args.side, "cells": int(80 * per_area), "snr": 3.0},
-              {"name": "dense", "side": args.side, "cells": int(160 * per_area), "snr": 5.0}]
+              {"name": "dense", "side": args.side, "cells": int(160 * per_area), "snr": 5.0},
+              {"name": "one-photon", "side": args.side, "cells": int(80 * per_area),
+               "snr": 5.0, "out_of_focus": 1.0, "cnmf": {"background": "ring"}}]
     if args.large_side:
         listed.append({"name": "large", "side": args.large_side,
                        "cells": int(80 * (args.large_side / 256) ** 2), "snr": 5.0})
     return listed
 
 
-def run_calscope(movie: np.ndarray) -> tuple[scipy.sparse.csc_matrix, dict[str, np.ndarray]]:
-    sources = cnmf(movie, FS)
+def run_calscope(movie: np.ndarray, settings: dict[str, Any] | None = None
+                 ) -> tuple[scipy.sparse.csc_matrix, dict[str, np.ndarray]]:
+    sources = cnmf(movie, FS, CnmfSettings(**(settings or {})))
     keep = sources.accepted
     return sources.footprints[:, keep], {"traces": sources.traces[keep],
                                          "dff": sources.dff[keep]}
@@ -161,7 +168,8 @@ def main() -> None:
     parser.add_argument("--large-side", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", action="append", default=None,
-                        help="run only this case (default, 'low SNR', dense, large); repeatable")
+                        help="run only this case (default, 'low SNR', dense, one-photon, "
+                        "large); repeatable")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "extraction_accuracy.json")
     parser.add_argument("--quick", action="store_true", help="600 frames of 128², no large case")
     args = parser.parse_args()
@@ -182,11 +190,13 @@ def main() -> None:
         if args.only and case["name"] not in args.only:
             continue
         sim = simulate.movie(case["cells"], args.frames, (case["side"], case["side"]),
-                             snr=case["snr"], motion_px=0, seed=args.seed)
+                             snr=case["snr"], motion_px=0, seed=args.seed,
+                             out_of_focus=case.get("out_of_focus", 0.0))
         counts = np.clip(np.round(sim.movie), 0, 65535).astype(np.uint16)
         record: dict[str, Any] = {**case, "frames": args.frames}
         start = time.perf_counter()
-        record["calscope"] = score(*run_calscope(counts.astype(np.float32)), sim)
+        record["calscope"] = score(*run_calscope(counts.astype(np.float32), case.get("cnmf")),
+                                   sim)
         record["calscope"]["seconds"] = time.perf_counter() - start
         if suite2p is not None:
             start = time.perf_counter()

@@ -83,7 +83,16 @@ class CnmfSettings(_Stage):
                                   "patch (the whole frame when it is one patch); null: as "
                                   "many as fit, one per (2·radius)² pixels")
     n_background: int = Field(2, ge=1, le=10, description="rank of the non-negative "
-                              "background (static image + neuropil fluctuations)")
+                              "background (static image + neuropil fluctuations); "
+                              "background 'low_rank' only")
+    background: Literal["low_rank", "ring"] = Field(
+        "low_rank", description="background model: 'low_rank', a non-negative image × time "
+        "course of rank n_background (two-photon); 'ring', each pixel's own level plus a gain "
+        "× the mean fluctuation on a ring around it (one-photon movies, whose out-of-focus "
+        "light is no low-rank image; after CNMF-E)")
+    ring_radius_px: float | None = Field(None, gt=0, description="radius of the ring "
+                                         "background's ring (pixels); null: 1.5 × "
+                                         "cell_radius_px, just outside the cell")
     iterations: int = Field(3, ge=1, description="rounds of trace update (HALS + OASIS), "
                             "footprint update and merging")
     hals_sweeps: int = Field(3, ge=1, description="HALS passes per trace or footprint update")

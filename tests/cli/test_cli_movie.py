@@ -99,6 +99,19 @@ def test_register_refuses_bad_requests(tmp_path: Path, moving: simulate.Simulate
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.npy"]
 
 
+def test_extract_with_a_ring_background(tmp_path: Path) -> None:
+    sim = simulate.movie(12, 300, (64, 64), motion_px=0, out_of_focus=1.0, seed=5)
+    source = write_movie(tmp_path / "one_photon.tif", sim.movie, fs=sim.fs)
+    done = runner.invoke(app, ["extract", str(source), "--background", "ring", "--out",
+                               str(tmp_path / "cells.npz")])
+    assert done.exit_code == 0, done.output
+    arrays, meta = read_bundle(tmp_path / "cells.npz")
+    assert meta["settings"]["background"] == "ring"
+    bad = runner.invoke(app, ["extract", str(source), "--background", "rings", "--out",
+                              str(tmp_path / "other.npz")])
+    assert bad.exit_code == 2 and "--background" in bad.output and "ring" in bad.output
+
+
 def test_register_extract_deconvolve_chain(tmp_path: Path) -> None:
     """A moving simulated movie → registered → cells (matched to the truth) → spikes."""
     from calscope.io.sources import read_footprints

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from calscope.cli.common import (app, count_progress, err_console, friendly, out_console,
                                  settings_from, step_progress)
-from calscope.config import ComputeSettings, MotionSettings, Settings
+from calscope.config import CnmfSettings, ComputeSettings, MotionSettings, Settings
 from calscope.errors import InputError
 from calscope.extract import cnmf
 from calscope.io.bundle import STORES, read_bundle, write_bundle
@@ -38,6 +38,9 @@ MovieChannel = Annotated[Optional[int], typer.Option("--channel", help="The chan
                                                      "for a movie with several.")]
 CellRadius = Annotated[Optional[float], typer.Option("--cell-radius", help="Typical cell "
                                                      "radius (pixels); default 6.")]
+Background = Annotated[Optional[str], typer.Option(
+    "--background", help="CNMF's background model: low_rank (two-photon; the default) or "
+    "ring (one-photon movies' out-of-focus light, after CNMF-E).")]
 Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Where CNMF's spatial "
                                                   "patches run: 'local' (worker processes on "
                                                   "this machine) or a dask scheduler's "
@@ -79,6 +82,27 @@ def line_offset_hint(registration: Registration) -> str | None:
     return (f"the movie's odd rows sit {left:+.2f} px from its even rows (after the "
             f"{registration.bidi_offset:.2f} px undone), as a bidirectional scan's do: rerun "
             "with --bidi-offset auto (or motion.bidi_offset: auto in --config) to undo it")
+
+
+def cnmf_settings(cnmf: CnmfSettings, *, cell_radius: float | None, background: str | None,
+                  border_px: int | None = None) -> CnmfSettings:
+    """The CNMF settings with the command line's overrides (checked); ``border_px``, from a
+    registration, applies when the settings leave the border at 0."""
+    overrides: dict[str, object] = {}
+    if cell_radius is not None:
+        overrides["cell_radius_px"] = cell_radius
+    if background is not None:
+        overrides["background"] = background
+    if border_px is not None and cnmf.border_px == 0:
+        overrides["border_px"] = border_px
+    try:
+        return CnmfSettings.model_validate({**cnmf.model_dump(), **overrides})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        option = {"cell_radius_px": "--cell-radius", "background": "--background"}.get(
+            where, f"cnmf.{where}")
+        raise InputError(f"{option}: {problem['msg']}") from error
 
 
 def compute_settings(settings: Settings, scheduler: str | None) -> ComputeSettings:
@@ -190,6 +214,7 @@ def extract_command(
     axes: MovieAxes = None,
     channel: MovieChannel = None,
     cell_radius: CellRadius = None,
+    background: Background = None,
     scheduler: Scheduler = None,
     config: Annotated[Optional[Path], typer.Option(help="Settings YAML (cnmf, compute "
                                                    "sections).")] = None,
@@ -200,14 +225,9 @@ def extract_command(
                          "it e.g. cells.npz")
     everything = settings_from(config)
     compute = compute_settings(everything, scheduler)
-    settings = everything.cnmf
-    overrides: dict[str, float] = {}
-    if cell_radius is not None:
-        overrides["cell_radius_px"] = cell_radius
     border = registered_border(movie)
-    if border is not None and settings.border_px == 0:
-        overrides["border_px"] = border
-    settings = settings.model_validate({**settings.model_dump(), **overrides})
+    settings = cnmf_settings(everything.cnmf, cell_radius=cell_radius, background=background,
+                             border_px=border)
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:
             raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")

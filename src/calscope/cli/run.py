@@ -12,9 +12,9 @@ from calscope.cli.analysis import analyze_command
 from calscope.cli.common import (CELL_TYPE_HELP, DEFAULT_METHOD, DEVICE_HELP, app,
                                  count_progress, err_console, friendly, settings_from,
                                  step_progress)
-from calscope.cli.movie import (BidiOffset, CellRadius, MovieAxes, MovieChannel, MovieFs,
-                                MovieKey, Rigid, Scheduler, compute_settings,
-                                line_offset_hint, motion_settings)
+from calscope.cli.movie import (Background, BidiOffset, CellRadius, MovieAxes, MovieChannel,
+                                MovieFs, MovieKey, Rigid, Scheduler, cnmf_settings,
+                                compute_settings, line_offset_hint, motion_settings)
 from calscope.cli.spikes import check_cell_type_option, check_device_option
 from calscope.dispatch import METHODS
 from calscope.errors import InputError
@@ -40,6 +40,7 @@ def run_command(
     rigid: Rigid = False,
     bidi_offset: BidiOffset = None,
     cell_radius: CellRadius = None,
+    background: Background = None,
     scheduler: Scheduler = None,
     method: Annotated[str, typer.Option(help=f"Spike inference: {', '.join(METHODS)}.")]
     = DEFAULT_METHOD,
@@ -64,9 +65,7 @@ def run_command(
     settings = settings_from(config)
     compute = compute_settings(settings, scheduler)
     motion = motion_settings(settings.motion, rigid=rigid, bidi_offset=bidi_offset)
-    cells = settings.cnmf.model_copy(
-        update={} if cell_radius is None else {"cell_radius_px": cell_radius})
-    cells = cells.model_validate(cells.model_dump())  # the overrides checked
+    cells = cnmf_settings(settings.cnmf, cell_radius=cell_radius, background=background)
     store = out / STORE_NAME
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:

@@ -35,9 +35,10 @@ from calscope.errors import InputError
 from calscope.extract.data import check_memory, extraction_shape
 from calscope.extract.evaluate import Quality, evaluate
 from calscope.extract.factorize import (Factors, Temporal, factorize, inside_border,
-                                        update_traces)
+                                        ring_of, ring_removed, update_traces)
+from calscope.extract.hals import times_data
 from calscope.extract.patches import PatchMap, factorize_patches, patch_grid
-from calscope.extract.store import pixel_store
+from calscope.extract.store import pixel_store, scratch_pixels
 from calscope.frames import MovieLike
 from calscope.validation import check_fs
 
@@ -126,7 +127,10 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     patches = patch_grid((height, width), settings.patch_px, overlap)
     side = max(max(p.rows.stop - p.rows.start, p.cols.stop - p.cols.start) for p in patches)
     budget = settings.max_memory_gb * 1e9
-    patch_bytes = check_memory(n_frames, min(side, height), min(side, width), copies=2,
+    # working copies of a patch: its pixels and the initialization's filtered ones, and with
+    # a ring background the pixels less it
+    copies = 3 if settings.background == "ring" else 2
+    patch_bytes = check_memory(n_frames, min(side, height), min(side, width), copies=copies,
                                max_bytes=budget, unit="patch" if len(patches) > 1 else "")
     steps = len(patches) if len(patches) > 1 else settings.iterations
     total = steps + 3
@@ -134,7 +138,7 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
     report("reading the movie", 0, total)
     inside = inside_border((height, width), settings.border_px)
     # the whole frame in one patch keeps its only copy in memory for the factorisation
-    memory = budget if len(patches) == 1 else budget - 2 * patch_bytes
+    memory = budget if len(patches) == 1 else budget - copies * patch_bytes
     with pixel_store(movie, settings.chunk_frames, memory) as store:
         if len(patches) == 1:
             factors = factorize(store.pixels, store.shape, store.noise, inside, rate, settings,
@@ -146,37 +150,54 @@ def cnmf(movie: MovieLike, fs: float, settings: CnmfSettings | None = None, *,
                 on_patch=lambda i: report(f"patch {i + 1} of {len(patches)} done", 1 + i,
                                           total))
         report("traces of the whole frame", steps + 1, total)
-        sources = _finish(store.pixels, factors, store.noise, rate, settings)
+        ring = ring_of(settings, store.shape)
+        if ring is None:
+            sources = _finish(store.pixels, factors, store.noise, rate, settings)
+        else:
+            with scratch_pixels(store, budget) as source:
+                background = ring_removed(store.pixels, ring, factors.footprints,
+                                          factors.traces, settings.chunk_frames, source)
+                sources = _finish(source, factors, store.noise, rate, settings,
+                                  ring=(store.pixels, background.level))
     report("done", total, total)
     return sources
 
 
 def _finish(data: np.ndarray, factors: Factors, noise: np.ndarray, fs: float,
-            settings: CnmfSettings) -> Sources:
+            settings: CnmfSettings, *, ring: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> Sources:
     """The last trace update, the quality test and ΔF/F of every component; ``data`` (P, T)
-    may be a memory map and the factors' footprints sparse."""
+    may be a memory map and the factors' footprints sparse. With a ring background, ``data``
+    is the movie less it and ``ring`` the movie itself (P, T) and the ring's (P,) levels."""
     a, b = factors.footprints, factors.background_footprints
     shape = noise.shape
     fit = update_traces(data, a, factors.traces, b, factors.background_traces, fs, settings)
     quality = evaluate(data, a, fit.traces, fit.calcium, fit.sn, (b, fit.background), shape,
                        grow_px=max(settings.grow_px, 1))
     accepted = (quality.spatial_r >= settings.min_spatial_r) & (quality.snr >= settings.min_snr)
-    dff = _dff(fit, a, b, fs, settings.baseline_window_s)
-    background = b.toarray() if scipy.sparse.issparse(b) else b
+    if ring is None:
+        under = np.asarray((a.T @ b) @ fit.background)
+        background = b.toarray() if scipy.sparse.issparse(b) else b
+        background_traces = fit.background
+    else:  # what the ring background puts under each footprint: A'(movie − movie less it)
+        movie, level = ring
+        under = times_data(a.T, movie) - times_data(a.T, data)
+        background = np.maximum(level, 0.0)[:, None]
+        background_traces = np.ones((1, data.shape[1]))
+    dff = _dff(fit, under, fs, settings.baseline_window_s)
     return Sources(
         footprints=scipy.sparse.csc_matrix(a, dtype=np.float32),
         traces=fit.traces.astype(np.float32), raw_traces=fit.raw.astype(np.float32),
         spikes=fit.spikes.astype(np.float32), dff=dff.astype(np.float32),
         background_footprints=background.astype(np.float32),
-        background_traces=fit.background.astype(np.float32), noise_map=noise,
+        background_traces=background_traces.astype(np.float32), noise_map=noise,
         quality=quality, accepted=accepted, shape=(int(shape[0]), int(shape[1])), fs=fs)
 
 
-def _dff(fit: Temporal, a: np.ndarray | scipy.sparse.spmatrix,
-         b: np.ndarray | scipy.sparse.spmatrix, fs: float, window_s: float) -> np.ndarray:
-    """(K, T) ΔF/F: (raw − baseline) / (baseline + background under the footprint, the latter
-    a running mean over ``window_s``); the denominator is floored at 1% of its median level."""
-    under = np.asarray((a.T @ b) @ fit.background)
+def _dff(fit: Temporal, under: np.ndarray, fs: float, window_s: float) -> np.ndarray:
+    """(K, T) ΔF/F: (raw − baseline) / (baseline + the (K, T) background ``under`` the
+    footprint, the latter a running mean over ``window_s``); the denominator is floored at 1%
+    of its median level."""
     size = max(1, int(round(window_s * fs)))
     under = ndimage.uniform_filter1d(under, size, axis=1, mode="nearest")
     level = fit.baseline + under

@@ -18,11 +18,16 @@ from calscope.extract.hals import (gram, hals_rows, normalize, support_masks, ti
                                    update_footprints)
 from calscope.extract.initialize import initialize
 from calscope.extract.merge import merge_components
+from calscope.extract.ring import (Ring, RingBackground, fit_ring_background,
+                                   without_ring_background)
 from calscope.validation import unusable_rows
 
 Footprints = np.ndarray | scipy.sparse.spmatrix
 #: The initialization keeps at least this many (averaged) frames to look for cells in.
 MIN_INIT_FRAMES = 50
+#: The ring background's default radius, in cell radii: just outside the cell (CNMF-E's
+#: default ring is 1.4 × half its cell window).
+RING_RADII = 1.5
 
 
 @dataclass(frozen=True)
@@ -68,19 +73,27 @@ def factorize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray,
     height, width = shape
     max_cells = settings.max_cells or max(1, int(height * width
                                                  / (2 * settings.cell_radius_px) ** 2))
-    init = initialize(data, shape, noise, cell_radius_px=settings.cell_radius_px,
+    ring = ring_of(settings, shape)
+    source = data  # what the cells are fitted to: the data, or the data less the ring
+    if ring is not None:
+        source = np.empty_like(data)
+        ring_removed(data, ring, np.zeros((len(data), 0)), np.zeros((0, data.shape[1])),
+                     settings.chunk_frames, source)
+    init = initialize(source, shape, noise, cell_radius_px=settings.cell_radius_px,
                       min_energy_z=settings.min_energy_z, max_cells=max_cells,
-                      n_background=settings.n_background, chunk_frames=settings.chunk_frames,
-                      allowed=inside, bin_frames=init_bin_frames(fs, data.shape[1], settings),
-                      seed=seed)
+                      n_background=0 if ring is not None else settings.n_background,
+                      chunk_frames=settings.chunk_frames, allowed=inside,
+                      bin_frames=init_bin_frames(fs, data.shape[1], settings), seed=seed)
     a, c = normalize(init.footprints * inside[:, None], init.traces)
     b, f = init.background_footprints, init.background_traces
     for round_ in range(settings.iterations):
         if on_round is not None:
             on_round(round_)
-        fit = update_traces(data, a, c, b, f, fs, settings)
+        if ring is not None:  # the ring refitted to the movie less the cells found so far
+            ring_removed(data, ring, a, c, settings.chunk_frames, source)
+        fit = update_traces(source, a, c, b, f, fs, settings)
         c, f = fit.traces, fit.background
-        a, b = _update_footprints(data, a, c, b, f, shape, inside, settings)
+        a, b = _update_footprints(source, a, c, b, f, shape, inside, settings)
         a, c = normalize(a, c)
         a, c, _ = merge_components(a, c, settings.merge_threshold)
         keep = (np.linalg.norm(a, axis=0) > 0) & (np.ptp(c, axis=1) > 0)
@@ -114,6 +127,22 @@ def update_traces(data: np.ndarray, a: Footprints, c: np.ndarray, b: Footprints,
     rows = hals_rows(u, v, rows, settings.hals_sweeps, rows=np.arange(n_cells, len(rows)))
     return Temporal(traces=traces, raw=raw, calcium=calcium, baseline=baseline,
                     spikes=spikes, sn=sn, background=rows[n_cells:])
+
+
+def ring_of(settings: CnmfSettings, shape: tuple[int, int]) -> Ring | None:
+    """The ring of the ring background in frames of ``shape``; None for a low-rank one."""
+    if settings.background != "ring":
+        return None
+    return Ring(shape, settings.ring_radius_px or RING_RADII * settings.cell_radius_px)
+
+
+def ring_removed(data: np.ndarray, ring: Ring, a: Footprints, c: np.ndarray,
+                 chunk_frames: int, out: np.ndarray) -> RingBackground:
+    """Fit the ring background of (P, T) ``data`` less the cells ``a`` (P, K) × ``c``
+    (K, T), and write the data less it into ``out`` (P, T); returns the fit."""
+    background = fit_ring_background(data, ring, a, c, chunk_frames)
+    without_ring_background(data, ring, background, a, c, chunk_frames, out)
+    return background
 
 
 def init_bin_frames(fs: float, n_frames: int, settings: CnmfSettings) -> int:

@@ -71,7 +71,7 @@ def initialize(data: np.ndarray, shape: tuple[int, int], noise: np.ndarray, *,
         cell_radius_px: typical cell radius (pixels); the centre Gaussian's σ is half of it.
         min_energy_z: stop when no pixel's energy z-score reaches this.
         max_cells: stop after this many cells.
-        n_background: background components (≥ 1).
+        n_background: background components (0: none).
         chunk_frames: frames filtered at a time.
         allowed: (Y*X,) bool, the pixels a cell may be centred on (e.g. not the strip that
             motion correction filled by repeating the edge); None: all.
@@ -247,6 +247,8 @@ def _background(data: np.ndarray, cells: np.ndarray, traces: np.ndarray, n_backg
     """(P, nb) images and (nb, T) time courses ≥ 0 fitting data − cells · traces by HALS:
     the first starts as the remainder's mean image at unit level, the others at random."""
     n_pixels, n_frames = data.shape
+    if n_background == 0:
+        return np.zeros((n_pixels, 0)), np.zeros((0, n_frames))
     rng = np.random.default_rng(seed)
     remainder_mean = data.mean(axis=1, dtype=np.float64) - cells @ traces.mean(axis=1)
     b = np.empty((n_pixels, n_background))

@@ -64,3 +64,20 @@ def pixel_store(movie: MovieLike, chunk_frames: int, memory_bytes: float,
             pixels = np.load(Path(folder) / "pixels.npy", mmap_mode="r")
         yield PixelStore(pixels=pixels, noise=noise.image((height, width)),
                          shape=(height, width), on_disk=on_disk)
+
+
+@contextmanager
+def scratch_pixels(store: PixelStore, memory_bytes: float) -> Iterator[np.ndarray]:
+    """A writable (Y*X, T) float32 array like ``store.pixels``: in memory when the store is
+    and both fit ``memory_bytes``, else a temporary memory-mapped file, removed on exit."""
+    shape = store.pixels.shape
+    if not store.on_disk and 8.0 * shape[0] * shape[1] <= memory_bytes:
+        yield np.empty(shape, dtype=np.float32)
+        return
+    with tempfile.TemporaryDirectory(prefix="calscope-cnmf-") as folder:
+        scratch = np.lib.format.open_memmap(Path(folder) / "scratch.npy", mode="w+",
+                                            dtype=np.float32, shape=shape)
+        try:
+            yield scratch
+        finally:
+            del scratch
