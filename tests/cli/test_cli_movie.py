@@ -112,6 +112,23 @@ def test_extract_with_a_ring_background(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--background" in bad.output and "ring" in bad.output
 
 
+def test_a_one_photon_nwb_movie_gets_the_ring_unless_told_otherwise(tmp_path: Path,
+                                                                    shared_data: Path) -> None:
+    movie = shared_data / "movies" / "inscopix" / "miniscope_200x35x29.nwb"
+    told = runner.invoke(app, ["extract", str(movie), "--out", str(tmp_path / "a.npz")])
+    assert told.exit_code == 0, told.output
+    assert "ring background" in told.output
+    assert read_bundle(tmp_path / "a.npz")[1]["settings"]["background"] == "ring"
+    chosen = tmp_path / "low_rank.yaml"
+    chosen.write_text("cnmf:\n  background: low_rank\n")
+    for extra in (["--background", "low_rank"], ["--config", str(chosen)]):
+        kept = runner.invoke(app, ["extract", str(movie), *extra, "--out",
+                                   str(tmp_path / "b.npz")])
+        assert kept.exit_code == 0, kept.output
+        assert "ring background" not in kept.output
+        assert read_bundle(tmp_path / "b.npz")[1]["settings"]["background"] == "low_rank"
+
+
 def test_register_extract_deconvolve_chain(tmp_path: Path) -> None:
     """A moving simulated movie → registered → cells (matched to the truth) → spikes."""
     from calscope.io.sources import read_footprints

@@ -116,6 +116,7 @@ def test_nwb_two_photon_series_with_timestamps(tmp_path: Path) -> None:
         io.write(nwb)
     with read_movie(tmp_path / "m.nwb") as movie:
         assert movie.fs == pytest.approx(20.0) and "TwoPhotonSeries" in movie.source
+        assert movie.imaging == "two-photon"
         np.testing.assert_array_equal(movie[5:9], MOVIE[5:9])
 
 
@@ -129,8 +130,10 @@ def test_real_movies(shared_data: Path) -> None:
     inscopix = shared_data / "movies" / "inscopix"
     with read_movie(inscopix / "one_photon_63x123x108.tiff") as movie:
         assert movie.shape == (63, 123, 108) and movie.fs is None
+        assert movie.imaging is None  # a TIFF does not say
     with read_movie(inscopix / "miniscope_200x35x29.nwb") as movie:
         assert movie.shape == (200, 35, 29) and movie.fs == pytest.approx(5.56)
+        assert movie.imaging == "one-photon"  # an NWB OnePhotonSeries
         assert np.isfinite(movie[199]).all()
 
 

@@ -85,14 +85,20 @@ def line_offset_hint(registration: Registration) -> str | None:
 
 
 def cnmf_settings(cnmf: CnmfSettings, *, cell_radius: float | None, background: str | None,
-                  border_px: int | None = None) -> CnmfSettings:
+                  border_px: int | None = None, imaging: str | None = None) -> CnmfSettings:
     """The CNMF settings with the command line's overrides (checked); ``border_px``, from a
-    registration, applies when the settings leave the border at 0."""
+    registration, applies when the settings leave the border at 0; a movie the file calls
+    one-photon (``imaging``, `calscope.io.Movie.imaging`) gets the ring background unless
+    the option or the settings file chose one (said on the console)."""
     overrides: dict[str, object] = {}
     if cell_radius is not None:
         overrides["cell_radius_px"] = cell_radius
     if background is not None:
         overrides["background"] = background
+    elif imaging == "one-photon" and "background" not in cnmf.model_fields_set:
+        overrides["background"] = "ring"
+        err_console.print("a one-photon movie (so its file says): CNMF with the ring "
+                          "background (--background low_rank for the other)", highlight=False)
     if border_px is not None and cnmf.border_px == 0:
         overrides["border_px"] = border_px
     try:
@@ -226,11 +232,12 @@ def extract_command(
     everything = settings_from(config)
     compute = compute_settings(everything, scheduler)
     border = registered_border(movie)
-    settings = cnmf_settings(everything.cnmf, cell_radius=cell_radius, background=background,
-                             border_px=border)
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:
             raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
+        settings = cnmf_settings(everything.cnmf, cell_radius=cell_radius,
+                                 background=background, border_px=border,
+                                 imaging=frames.imaging)
         with (patch_map(compute) as map_patches,
               step_progress(f"extracting cells from {movie.name}") as update):
             sources = cnmf(frames, frames.fs, settings, progress=update,

@@ -65,12 +65,13 @@ def run_command(
     settings = settings_from(config)
     compute = compute_settings(settings, scheduler)
     motion = motion_settings(settings.motion, rigid=rigid, bidi_offset=bidi_offset)
-    cells = cnmf_settings(settings.cnmf, cell_radius=cell_radius, background=background)
     store = out / STORE_NAME
     with read_movie(movie, key=key, axes=axes, channel=channel, fs=fs) as frames:
         if frames.fs is None:
             raise InputError(f"{movie}: the file states no frame rate; pass --fs (Hz)")
         extraction_shape(frames, str(movie))  # too short to extract cells from: say so now
+        cells = cnmf_settings(settings.cnmf, cell_radius=cell_radius, background=background,
+                              imaging=frames.imaging)
         out.mkdir(parents=True, exist_ok=True)
         upstream = movie_fingerprint(movie, key=key, axes=axes, channel=channel, fs=frames.fs)
         with count_progress(f"motion of {movie.name}", len(frames), "frames") as update:

@@ -34,6 +34,8 @@ class OpenedArray:
         fs: frame rate (Hz) stated by the file, or None.
         source: what was opened, for messages.
         close: closes the file; None when nothing stays open.
+        imaging: "one-photon" or "two-photon" when the file says so (an NWB
+            OnePhotonSeries or TwoPhotonSeries), else None.
     """
 
     array: Any
@@ -41,6 +43,7 @@ class OpenedArray:
     fs: float | None
     source: str
     close: Callable[[], None] | None
+    imaging: str | None = None
 
 
 def open_tiff(path: Path, key: str | None) -> OpenedArray:
@@ -149,7 +152,8 @@ def open_nwb(path: Path, key: str | None) -> OpenedArray:
         io.close()
         raise
     kind = type(series).__name__
-    return OpenedArray(series.data, "TYX", rate, f"NWB {kind} {name!r}", io.close)
+    imaging = {"OnePhotonSeries": "one-photon", "TwoPhotonSeries": "two-photon"}.get(kind)
+    return OpenedArray(series.data, "TYX", rate, f"NWB {kind} {name!r}", io.close, imaging)
 
 
 def _nwb_image_series(nwbfile: Any) -> list[tuple[str, Any]]:

@@ -59,10 +59,11 @@ class Movie(LazyFrames):
         fs: frame rate (Hz) from the argument or the file, or None.
         source: what was read, for messages (e.g. "HDF5 dataset 'imaging', axes YXT").
         file_dtype: the pixel type stored in the file.
+        imaging: "one-photon" or "two-photon" when the file says so (NWB), else None.
     """
 
     def __init__(self, path: Path, array: Any, layout: Layout, fs: float | None, source: str,
-                 close: Callable[[], None] | None = None):
+                 close: Callable[[], None] | None = None, imaging: str | None = None):
         self.path = path
         self._array = array
         self._layout = layout
@@ -71,6 +72,7 @@ class Movie(LazyFrames):
         self.fs = fs
         self.source = source
         self.file_dtype = np.dtype(array.dtype)
+        self.imaging = imaging
         self._close = close
 
     def __getitem__(self, index: int | slice) -> np.ndarray:
@@ -142,7 +144,7 @@ def read_movie(path: str | Path, *, key: str | None = None, axes: str | None = N
     try:
         layout = _layout(path, opened.array.shape, axes or opened.axes, channel)
         movie = Movie(path, opened.array, layout, fs if fs is not None else opened.fs,
-                      f"{opened.source}, axes {layout.axes}", opened.close)
+                      f"{opened.source}, axes {layout.axes}", opened.close, opened.imaging)
         if movie.shape[0] < 2:
             raise InputError(f"{path}: {opened.source} holds {movie.shape[0]} frame along T "
                              f"(axes {layout.axes}, shape {opened.array.shape}); a movie needs "
