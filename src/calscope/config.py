@@ -119,8 +119,9 @@ class CnmfSettings(_Stage):
                                 "noise more; at or above fs: every frame")
     chunk_frames: int = Field(500, ge=1, description="frames read at a time")
     patch_px: int = Field(128, ge=16, description="frames wider or taller than this are cut "
-                          "into overlapping square patches of this side, each factorised "
-                          "alone (memory is bounded by a patch), then joined")
+                          "into overlapping patches of at most this side (as few as cover "
+                          "the frame, each as long as that needs), each factorised alone "
+                          "(memory is bounded by a patch), then joined")
     patch_overlap_px: int | None = Field(None, ge=0, description="least overlap of "
                                          "neighbouring patches (pixels); null: 4 × "
                                          "cell_radius_px, so every cell lies wholly inside "

@@ -27,7 +27,8 @@ def test_patches_cover_the_frame_and_own_a_tiling(shape, patch_px, overlap_px):
     for patch in patches:
         height = patch.rows.stop - patch.rows.start
         width = patch.cols.stop - patch.cols.start
-        assert height == min(patch_px, shape[0]) and width == min(patch_px, shape[1])
+        assert height <= patch_px or height == shape[0] <= patch_px
+        assert width <= patch_px or width == shape[1] <= patch_px
         assert patch.rows.start <= patch.own_rows.start < patch.own_rows.stop <= patch.rows.stop
         assert patch.cols.start <= patch.own_cols.start < patch.own_cols.stop <= patch.cols.stop
         owners[patch.own_rows, patch.own_cols] += 1
@@ -38,12 +39,21 @@ def test_patches_cover_the_frame_and_own_a_tiling(shape, patch_px, overlap_px):
         assert starts[0] == 0 and stops[-1] == side
         overlaps = np.array(stops[:-1]) - np.array(starts[1:])
         assert (overlaps >= overlap_px).all()
+        # no longer than they need to be: overlaps about the least asked, patches no wider
+        assert (overlaps <= overlap_px + 2).all()
         # an owned part leaves at least half the overlap of its patch on each inner side
         for p in patches:
             span, own = (p.rows, p.cols)[axis], (p.own_rows, p.own_cols)[axis]
             assert own.start == 0 or own.start - span.start >= overlap_px // 2
             assert own.stop == side or span.stop - own.stop >= overlap_px // 2
     assert len(patch_grid((30, 30), 64, 24)) == 1
+
+
+def test_a_frame_just_over_two_patches_gets_three_short_ones():
+    # 256 px in patches of at most 128 overlapping by 24: three of 102 px (overlaps of 25),
+    # not three of 128 overlapping by 64: 36% fewer pixels to factorise
+    spans = sorted({(p.rows.start, p.rows.stop) for p in patch_grid((256, 256), 128, 24)})
+    assert spans == [(0, 102), (77, 179), (154, 256)]
 
 
 @pytest.fixture(scope="module")

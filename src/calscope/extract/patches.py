@@ -51,8 +51,11 @@ class Patch:
 
 
 def patch_grid(shape: tuple[int, int], patch_px: int, overlap_px: int) -> list[Patch]:
-    """The patches of a (Y, X) frame: squares of ``patch_px`` (the frame's side where it is
-    smaller) overlapping by at least ``overlap_px``, spread evenly, row by row."""
+    """The patches of a (Y, X) frame, row by row: along each axis as few as cover it with
+    sides of at most ``patch_px`` overlapping by at least ``overlap_px``, each as long as
+    that needs and no longer (so overlaps are about ``overlap_px``, not what a full
+    ``patch_px`` would leave), spread evenly; the frame's side where it is no more than
+    ``patch_px``."""
     rows, cols = (_spans(side, patch_px, overlap_px) for side in shape)
     return [Patch(slice(r0, r1), slice(c0, c1), slice(ro0, ro1), slice(co0, co1))
             for r0, r1, ro0, ro1 in rows for c0, c1, co0, co1 in cols]
@@ -62,10 +65,10 @@ def _spans(length: int, size: int, overlap: int) -> list[tuple[int, int, int, in
     """(start, stop, own_start, own_stop) of each patch along an axis of ``length``."""
     if length <= size:
         return [(0, length, 0, length)]
-    step = max(size - overlap, 1)
-    count = int(np.ceil((length - size) / step)) + 1
-    starts = np.round(np.linspace(0, length - size, count)).astype(int)
-    stops = starts + size
+    count = int(np.ceil((length - overlap) / max(size - overlap, 1)))
+    side = min(size, int(np.ceil((length + (count - 1) * overlap) / count)))
+    starts = np.round(np.linspace(0, length - side, count)).astype(int)
+    stops = starts + side
     cuts = [0] + [(int(stops[i]) + int(starts[i + 1])) // 2 for i in range(count - 1)] + [length]
     return [(int(starts[i]), int(stops[i]), cuts[i], cuts[i + 1]) for i in range(count)]
 
