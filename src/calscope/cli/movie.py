@@ -4,7 +4,7 @@ chunk, and cells extracted from it by CNMF."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypeVar
 
 import numpy as np
 import typer
@@ -65,12 +65,9 @@ def motion_settings(motion: MotionSettings, *, rigid: bool, bidi_offset: str | N
         overrides["max_shift"] = max_shift
     if bidi_offset is not None:
         overrides["bidi_offset"] = bidi_offset
-    try:
-        return MotionSettings.model_validate({**motion.model_dump(), **overrides})
-    except ValidationError as error:
-        raise InputError(f"--bidi-offset {bidi_offset!r}: give 'auto' or a number of pixels"
-                         if "bidi_offset" in str(error) else f"motion settings: {error}"
-                         ) from error
+    return overridden(motion, overrides, {
+        "max_shift": "--max-shift", "bidi_offset": "--bidi-offset (give 'auto' or a number "
+        "of pixels)"})
 
 
 def line_offset_hint(registration: Registration) -> str | None:
@@ -101,14 +98,23 @@ def cnmf_settings(cnmf: CnmfSettings, *, cell_radius: float | None, background: 
                           "background (--background low_rank for the other)", highlight=False)
     if border_px is not None and cnmf.border_px == 0:
         overrides["border_px"] = border_px
+    return overridden(cnmf, overrides, {"cell_radius_px": "--cell-radius",
+                                        "background": "--background"})
+
+
+Stage = TypeVar("Stage", MotionSettings, CnmfSettings)
+
+
+def overridden(settings: Stage, overrides: dict[str, object], options: dict[str, str]
+               ) -> Stage:
+    """``settings`` with the command line's ``overrides`` (field: value), checked; a value
+    refused raises InputError naming its option (``options``, field: option)."""
     try:
-        return CnmfSettings.model_validate({**cnmf.model_dump(), **overrides})
+        return type(settings).model_validate({**settings.model_dump(), **overrides})
     except ValidationError as error:
         problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        option = {"cell_radius_px": "--cell-radius", "background": "--background"}.get(
-            where, f"cnmf.{where}")
-        raise InputError(f"{option}: {problem['msg']}") from error
+        field = ".".join(str(part) for part in problem["loc"][:1])
+        raise InputError(f"{options.get(field, field)}: {problem['msg']}") from error
 
 
 def compute_settings(settings: Settings, scheduler: str | None) -> ComputeSettings:
