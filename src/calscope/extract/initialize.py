@@ -1,9 +1,10 @@
 """Initialization of CNMF: a greedy search for cells, then a non-negative background.
 
 Cells (a variant of the greedy initialization of Pnevmatikakis et al. 2016, with the residual
-updated after each cell as in CNMF-E, Zhou et al. 2018): the movie, mean removed and divided by
-its mean image, is filtered in space by a difference of Gaussians (the centre matches a cell,
-the wider surround removes the smooth neuropil and background). At every pixel the filtered
+updated after each cell as in CNMF-E, Zhou et al. 2018): the movie, averaged over runs of
+``bin_frames`` frames (faster, and slow transients stand out more), mean removed and divided by
+its mean image, is filtered in space by a difference of Gaussians (`calscope.extract.dog`: the
+centre matches a cell, the wider surround removes the smooth neuropil and background). At every pixel the filtered
 trace's energy over time, against what its noise alone would give, is a z-score; the pixel with
 the highest is a cell's centre. Its filtered trace seeds a rank-1 fit of the unfiltered data in
 a window around it (footprint ≥ 0: the connected part around the centre), and the fitted cell,
@@ -11,7 +12,8 @@ filtered the same way, is subtracted from the filtered movie, so the next pick s
 is left. The search stops when no pixel's z-score reaches ``min_energy_z``.
 
 Background: a rank-``n_background`` non-negative factorisation (HALS) of the movie minus the
-cells found.
+cells found (none for ``n_background`` 0, as with the ring background of `calscope.extract.ring`,
+which the caller removes from the movie first).
 """
 
 from __future__ import annotations
