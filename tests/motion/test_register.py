@@ -9,6 +9,7 @@ import zarr
 from calscope.config import MotionSettings
 from calscope.motion import (RegisteredMovie, apply_registration, crispness, register,
                              registration_metrics)
+from calscope.motion.metrics import MetricsGatherer
 
 RIGID = MotionSettings(nonrigid=False)
 
@@ -69,6 +70,23 @@ def test_registration_sharpens_the_mean_and_raises_correlation(rigid):
     summary = metrics.as_dict()
     assert summary["frames_improved"] > 0.95 and summary["valid_fraction"] == mask.mean()
     assert all(isinstance(value, float) for value in summary.values())
+
+
+def test_metrics_gathered_while_reading_the_registered_movie_are_the_same(rigid):
+    """`calscope register` gathers the metrics while it writes the registered movie, instead
+    of reading the movie a third time: the same numbers."""
+    movie, _, reg = rigid
+    gathered = MetricsGatherer(reg)
+    view = RegisteredMovie(movie, reg, on_read=gathered.add)
+    view[0:60]
+    with pytest.raises(ValueError, match="not counted"):
+        gathered.result()
+    view[40:150]  # frames 40–59 again: counted once
+    assert gathered.complete
+    found, expected = gathered.result(), registration_metrics(movie, reg)
+    np.testing.assert_allclose(found.mean_registered, expected.mean_registered, rtol=1e-6)
+    np.testing.assert_allclose(found.correlation_raw, expected.correlation_raw, rtol=1e-6)
+    assert found.as_dict() == pytest.approx(expected.as_dict(), rel=1e-6)
 
 
 def test_a_bad_frame_has_a_low_correlation(rigid_movie):

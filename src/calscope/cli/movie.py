@@ -22,6 +22,7 @@ from calscope.io.movies import read_movie
 from calscope.io.sources import write_sources
 from calscope.motion import (RegisteredMovie, Registration, RegistrationMetrics, register,
                              registration_metrics)
+from calscope.motion.metrics import MetricsGatherer
 from calscope.pipeline.compute import patch_map
 
 MOVIE_KEY_HELP = "Dataset (.h5), array (.zarr) or image series (.nwb) holding the frames."
@@ -170,10 +171,12 @@ def register_command(
         with count_progress(f"estimating the motion of {movie.name}", len(frames),
                             "frames") as update:
             registration = register(frames, settings, progress=update)
+        gathered = MetricsGatherer(registration)  # while writing: no third read of the movie
         with count_progress(f"writing {out.name}", len(frames), "frames") as update:
-            write_movie(out, RegisteredMovie(frames, registration), fs=frames.fs,
-                        chunk_frames=settings.chunk_frames, progress=update)
-        metrics = registration_metrics(frames, registration)
+            write_movie(out, RegisteredMovie(frames, registration, on_read=gathered.add),
+                        fs=frames.fs, chunk_frames=settings.chunk_frames, progress=update)
+        metrics = (gathered.result() if gathered.complete
+                   else registration_metrics(frames, registration))
         write_bundle(shifts_path, registration.arrays(),
                      {"movie": str(movie), "source": frames.source, "fs": frames.fs,
                       "registered_movie": str(out), "settings": settings.model_dump(mode="json"),

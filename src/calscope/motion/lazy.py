@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,9 +19,14 @@ class RegisteredMovie(LazyFrames):
     Indexing along time (an int, or a slice with any step) reads only those frames of the movie
     and returns them registered (`calscope.motion.apply_registration`): ``view[t]`` is (Y, X),
     ``view[a:b]`` is (n, Y, X). Iterating or ``np.asarray(view)`` reads the whole movie.
+    ``on_read(raw, registered, index)``, when given, sees every block read: the (n, Y, X)
+    frames as read and as registered, and their (n,) indices in increasing order (e.g.
+    `calscope.motion.metrics.MetricsGatherer.add`).
     """
 
-    def __init__(self, movie: MovieLike, registration: Registration) -> None:
+    def __init__(self, movie: MovieLike, registration: Registration, *,
+                 on_read: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
+                 ) -> None:
         shape = movie_shape(movie)
         if shape != (registration.n_frames, *registration.template.shape):
             raise InputError(f"movie: shape {shape} is not that of the registered movie "
@@ -29,6 +34,7 @@ class RegisteredMovie(LazyFrames):
                              "the movie the registration was measured on")
         self.movie = movie
         self.registration = registration
+        self.on_read = on_read
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -61,6 +67,8 @@ class RegisteredMovie(LazyFrames):
         frames = np.asarray(self.movie[low:high + 1:abs(step)]).astype(np.float32)
         check_finite(frames, low, "movie", abs(step))
         registered = self.registration.registered(frames, forward)
+        if self.on_read is not None:
+            self.on_read(frames, registered, forward)
         return registered if step > 0 else registered[::-1]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -64,23 +64,55 @@ def registration_metrics(movie: MovieLike, registration: Registration) -> Regist
     if shape != (registration.n_frames, *registration.template.shape):
         raise InputError(f"movie: shape {shape} is not that of the registered movie "
                          f"{(registration.n_frames, *registration.template.shape)}")
-    mask = registration.valid_mask()
-    valid_fraction = float(mask.mean())
-    if not mask.any():
-        mask = np.ones_like(mask)
-    template = _standardized(registration.template[None], mask)[0]
-    totals = [np.zeros(mask.shape), np.zeros(mask.shape)]
-    correlations = [np.empty(shape[0], dtype=np.float32), np.empty(shape[0], dtype=np.float32)]
+    gathered = MetricsGatherer(registration)
     chunk = registration.settings.chunk_frames
     for start in range(0, shape[0], chunk):
         raw = read_frames(movie, start, min(start + chunk, shape[0]))
         index = np.arange(start, start + raw.shape[0])
-        for k, frames in enumerate((raw, registration.registered(raw, index))):
-            totals[k] += frames.sum(axis=0, dtype=np.float64)
-            correlations[k][index] = _standardized(frames, mask) @ template / mask.sum()
-    means = [(t / shape[0]).astype(np.float32) for t in totals]
-    return RegistrationMetrics(means[0], means[1], crispness(means[0], mask),
-                               crispness(means[1], mask), *correlations, valid_fraction)
+        gathered.add(raw, registration.registered(raw, index), index)
+    return gathered.result()
+
+
+class MetricsGatherer:
+    """`registration_metrics` gathered from frames as something else reads and registers
+    them (e.g. `RegisteredMovie`'s ``on_read`` while the registered movie is written), so
+    the movie need not be read again for them."""
+
+    def __init__(self, registration: Registration) -> None:
+        mask = registration.valid_mask()
+        self.valid_fraction = float(mask.mean())
+        self.mask = mask if mask.any() else np.ones_like(mask)
+        self.template = _standardized(registration.template[None], self.mask)[0]
+        self.totals = [np.zeros(mask.shape), np.zeros(mask.shape)]
+        n_frames = registration.n_frames
+        self.correlations = [np.empty(n_frames, dtype=np.float32),
+                             np.empty(n_frames, dtype=np.float32)]
+        self.seen = np.zeros(n_frames, dtype=bool)
+
+    def add(self, raw: np.ndarray, registered: np.ndarray, index: np.ndarray) -> None:
+        """Count (n, Y, X) frames as read and as registered, the movie's frames ``index``
+        (n,); frames already counted are skipped."""
+        new = ~self.seen[index]
+        for k, frames in enumerate((raw[new], registered[new])):
+            self.totals[k] += frames.sum(axis=0, dtype=np.float64)
+            self.correlations[k][index[new]] = (_standardized(frames, self.mask)
+                                                @ self.template / self.mask.sum())
+        self.seen[index] = True
+
+    @property
+    def complete(self) -> bool:
+        """Whether every frame has been counted."""
+        return bool(self.seen.all())
+
+    def result(self) -> RegistrationMetrics:
+        """The metrics; ValueError before every frame has been counted."""
+        if not self.complete:
+            raise ValueError(f"registration metrics: {int((~self.seen).sum())} frames not "
+                             "counted yet")
+        means = [(t / self.seen.size).astype(np.float32) for t in self.totals]
+        return RegistrationMetrics(means[0], means[1], crispness(means[0], self.mask),
+                                   crispness(means[1], self.mask), *self.correlations,
+                                   self.valid_fraction)
 
 
 def crispness(image: np.ndarray, mask: np.ndarray | None = None) -> float:
